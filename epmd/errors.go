@@ -1,0 +1,35 @@
+package epmd
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotRegistered is returned by PortPlease when epmd knows no node by that
+// name, and by Unpublish when there is nothing to stop.
+var ErrNotRegistered = errors.New("epmd: name not registered")
+
+// ErrServerClosed is returned by Server.Serve and Server.ListenAndServe after
+// Shutdown or Close.
+var ErrServerClosed = errors.New("epmd: server closed")
+
+// ProtocolError reports bytes that do not form a valid EPMD message.
+type ProtocolError struct {
+	Offset int    // byte offset into the message where decoding failed
+	Msg    string // what was wrong
+}
+
+func (e *ProtocolError) Error() string {
+	return fmt.Sprintf("epmd: protocol error at offset %d: %s", e.Offset, e.Msg)
+}
+
+// RefusedError reports a request that epmd understood and refused, such as an
+// ALIVE2_REQ for a name already in use.
+type RefusedError struct {
+	Op     string // the request, e.g. "alive2"
+	Result uint8  // the non-zero result byte from the reply
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("epmd: %s refused with result %d", e.Op, e.Result)
+}

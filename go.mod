@@ -1,0 +1,3 @@
+module github.com/goei/goei
+
+go 1.26

@@ -1,0 +1,258 @@
+// Package erltest starts real Erlang programs (erl, OTP's epmd) for
+// integration tests. Every helper skips the test when the program is missing
+// or when tests run with -short, and stops what it started in t.Cleanup.
+package erltest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// readyTimeout bounds how long a started program may take to become ready.
+const readyTimeout = 30 * time.Second
+
+// Need skips t when -short is set or prog is not on PATH; it returns prog's path.
+func Need(t testing.TB, prog string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipping %s integration test with -short", prog)
+	}
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skipf("%s not found: %v", prog, err)
+	}
+	return p
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("FreePort: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Host is the host part erl uses for -sname nodes: the short host name.
+func Host(t testing.TB) string {
+	t.Helper()
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatalf("Host: %v", err)
+	}
+	h, _, _ = strings.Cut(h, ".")
+	return h
+}
+
+var seq atomic.Int64
+
+// UniqueName returns a node name unique within this test binary and across
+// concurrently running ones.
+func UniqueName(prefix string) string {
+	return fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), seq.Add(1))
+}
+
+// StartOTPEPMD starts OTP's epmd on a free loopback port and returns the port.
+func StartOTPEPMD(t testing.TB) int {
+	t.Helper()
+	bin := Need(t, "epmd")
+	port := FreePort(t)
+	cmd := exec.Command(bin, "-port", strconv.Itoa(port), "-address", "127.0.0.1")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
+	out := new(lockedBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start epmd: %v", err)
+	}
+	stopOnCleanup(t, cmd)
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return port
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epmd on port %d not ready: %v\n%s", port, err, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Node is a running erl node.
+type Node struct {
+	Name     string // full node name, name@host
+	SName    string // the -sname part
+	Cookie   string
+	EPMDPort int
+	Dir      string // working directory and HOME of the node
+	out      *lockedBuffer
+	exited   <-chan struct{}
+}
+
+// Output returns what the node has printed so far.
+func (n *Node) Output() string { return n.out.String() }
+
+// Exited is closed when the node's process has ended.
+func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+// Options configures StartErl.
+type Options struct {
+	SName  string   // node name; "" picks a unique one
+	Cookie string   // "" means "c"
+	Hidden bool     // start with -hidden
+	Args   []string // extra erl arguments, e.g. "-eval", "..."
+}
+
+// StartErl starts `erl -sname NAME -setcookie COOKIE -noinput -start_epmd
+// false` registered with the epmd at epmdPort, and waits until epmd knows
+// the name. The node is killed in t.Cleanup.
+func StartErl(t testing.TB, epmdPort int, opts Options) *Node {
+	t.Helper()
+	bin := Need(t, "erl")
+	if opts.SName == "" {
+		opts.SName = UniqueName("erl")
+	}
+	if opts.Cookie == "" {
+		opts.Cookie = "c"
+	}
+	dir := t.TempDir()
+	args := []string{"-sname", opts.SName, "-setcookie", opts.Cookie, "-noinput", "-start_epmd", "false"}
+	if opts.Hidden {
+		args = append(args, "-hidden")
+	}
+	args = append(args, opts.Args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir, "ERL_EPMD_PORT="+strconv.Itoa(epmdPort))
+	out := new(lockedBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start erl: %v", err)
+	}
+	exited := stopOnCleanup(t, cmd)
+	n := &Node{Name: opts.SName + "@" + Host(t), SName: opts.SName, Cookie: opts.Cookie,
+		EPMDPort: epmdPort, Dir: dir, out: out, exited: exited}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		if _, err := PortOf(epmdPort, opts.SName); err == nil {
+			return n
+		}
+		select {
+		case <-exited:
+			t.Fatalf("erl %s exited before registering with epmd on port %d\n%s", opts.SName, epmdPort, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("erl %s did not register with epmd on port %d\n%s", opts.SName, epmdPort, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Eval runs a one-shot `erl -noshell` without distribution that evaluates
+// expr (which should print its result with io:format) and then halts. It
+// returns what erl printed. ERL_EPMD_PORT is set to epmdPort when non-zero,
+// and extra arguments (such as -sname) come before -eval.
+func Eval(t testing.TB, epmdPort int, expr string, extra ...string) string {
+	t.Helper()
+	bin := Need(t, "erl")
+	dir := t.TempDir()
+	args := append([]string{"-noshell", "-start_epmd", "false"}, extra...)
+	args = append(args, "-eval", expr+", halt().")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*readyTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	if epmdPort != 0 {
+		cmd.Env = append(cmd.Env, "ERL_EPMD_PORT="+strconv.Itoa(epmdPort))
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("erl -eval %q: %v\n%s", expr, err, out)
+	}
+	return string(out)
+}
+
+// PortOf asks the epmd at epmdPort for name's distribution port with a
+// bare PORT_PLEASE2_REQ, so this package does not depend on the code it
+// tests.
+func PortOf(epmdPort int, name string) (int, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", epmdPort), time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := binary.BigEndian.AppendUint16(nil, uint16(1+len(name)))
+	req = append(append(req, 122), name...) // PORT_PLEASE2_REQ
+	if _, err := c.Write(req); err != nil {
+		return 0, err
+	}
+	resp, err := io.ReadAll(c)
+	if err != nil {
+		return 0, err
+	}
+	if len(resp) < 4 || resp[0] != 119 || resp[1] != 0 { // PORT2_RESP, result 0
+		return 0, fmt.Errorf("erltest: %s not registered (reply %x)", name, resp)
+	}
+	return int(binary.BigEndian.Uint16(resp[2:4])), nil
+}
+
+// Cookie writes cookie to dir/.erlang.cookie with the mode erl demands.
+func Cookie(t testing.TB, dir, cookie string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, ".erlang.cookie"), []byte(cookie), 0o400); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stopOnCleanup kills cmd in t.Cleanup and waits for it; the returned
+// channel is closed when the process ends.
+func stopOnCleanup(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	return done
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's writes and a test's reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -9,6 +9,13 @@ import (
 // name, and by Unpublish when there is nothing to stop.
 var ErrNotRegistered = errors.New("epmd: name not registered")
 
+// ErrNotAllowed is returned by Kill, Unpublish and Dump when epmd refuses
+// the request. OTP's epmd answers KILL_REQ with "NO" while nodes are
+// registered, and closes the connection without a reply to STOP_REQ unless
+// it runs with -relaxed_command_check, and to KILL_REQ, STOP_REQ and
+// DUMP_REQ from non-local addresses.
+var ErrNotAllowed = errors.New("epmd: request not allowed")
+
 // ErrServerClosed is returned by Server.Serve and Server.ListenAndServe after
 // Shutdown or Close.
 var ErrServerClosed = errors.New("epmd: server closed")

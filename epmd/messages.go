@@ -80,14 +80,33 @@ func (n *NodeInfo) appendTo(b []byte) ([]byte, error) {
 }
 
 // readFrom reads the layout written by appendTo, copying name and extra.
-func (n *NodeInfo) readFrom(r *wire.Reader) {
+// A name length outside 1..MaxNameLen is a ProtocolError at the Nlen field;
+// truncation is left for finish to report.
+func (n *NodeInfo) readFrom(r *wire.Reader, what string) error {
 	n.Port = r.Uint16()
 	n.Type = NodeType(r.Uint8())
 	n.Protocol = r.Uint8()
 	n.HighestVersion = r.Uint16()
 	n.LowestVersion = r.Uint16()
-	n.Name = string(r.Bytes(int(r.Uint16())))
+	off := r.Offset()
+	nlen := int(r.Uint16())
+	if !r.Failed() && (nlen == 0 || nlen > MaxNameLen) {
+		return &ProtocolError{Offset: off, Msg: fmt.Sprintf("%s: node name length %d not in 1..%d", what, nlen, MaxNameLen)}
+	}
+	n.Name = string(r.Bytes(nlen))
 	n.Extra = r.Copy(int(r.Uint16()))
+	return nil
+}
+
+// readName reads the rest of a request as a node name, as PORT_PLEASE2_REQ
+// and STOP_REQ carry it, and checks its length.
+func readName(r *wire.Reader, what string) (string, error) {
+	off := r.Offset()
+	name := r.Rest()
+	if len(name) == 0 || len(name) > MaxNameLen {
+		return "", &ProtocolError{Offset: off, Msg: fmt.Sprintf("%s: node name length %d not in 1..%d", what, len(name), MaxNameLen)}
+	}
+	return string(name), nil
 }
 
 // finish turns a reader's state at the end of a decode into an error:
@@ -133,7 +152,9 @@ func (m *Alive2Req) UnmarshalBinary(data []byte) error {
 	if err := expectTag(r, tagAlive2Req, "ALIVE2_REQ"); err != nil {
 		return err
 	}
-	m.readFrom(r)
+	if err := m.readFrom(r, "ALIVE2_REQ"); err != nil {
+		return err
+	}
 	return finish(r, "ALIVE2_REQ")
 }
 
@@ -208,8 +229,12 @@ func (m *PortPlease2Req) UnmarshalBinary(data []byte) error {
 	if err := expectTag(r, tagPortPlease2Req, "PORT_PLEASE2_REQ"); err != nil {
 		return err
 	}
-	m.Name = string(r.Rest())
-	return finish(r, "PORT_PLEASE2_REQ")
+	name, err := readName(r, "PORT_PLEASE2_REQ")
+	if err != nil {
+		return err
+	}
+	m.Name = name
+	return nil
 }
 
 // Port2Resp answers PORT_PLEASE2_REQ (PORT2_RESP). On success:
@@ -240,8 +265,10 @@ func (m *Port2Resp) UnmarshalBinary(data []byte) error {
 	}
 	m.Result = r.Uint8()
 	m.NodeInfo = NodeInfo{}
-	if m.Result == 0 {
-		m.readFrom(r)
+	if m.Result == 0 && !r.Failed() {
+		if err := m.readFrom(r, "PORT2_RESP"); err != nil {
+			return err
+		}
 	}
 	return finish(r, "PORT2_RESP")
 }
@@ -253,7 +280,9 @@ type NamesReq struct{}
 func (m *NamesReq) AppendBinary(b []byte) ([]byte, error) { return append(b, tagNamesReq), nil }
 
 // UnmarshalBinary decodes a request body.
-func (m *NamesReq) UnmarshalBinary(data []byte) error { return unmarshalBare(data, tagNamesReq, "NAMES_REQ") }
+func (m *NamesReq) UnmarshalBinary(data []byte) error {
+	return unmarshalBare(data, tagNamesReq, "NAMES_REQ")
+}
 
 // DumpReq asks for a dump of epmd's tables (DUMP_REQ): 100:1.
 type DumpReq struct{}
@@ -262,7 +291,9 @@ type DumpReq struct{}
 func (m *DumpReq) AppendBinary(b []byte) ([]byte, error) { return append(b, tagDumpReq), nil }
 
 // UnmarshalBinary decodes a request body.
-func (m *DumpReq) UnmarshalBinary(data []byte) error { return unmarshalBare(data, tagDumpReq, "DUMP_REQ") }
+func (m *DumpReq) UnmarshalBinary(data []byte) error {
+	return unmarshalBare(data, tagDumpReq, "DUMP_REQ")
+}
 
 // KillReq asks epmd to exit (KILL_REQ): 107:1.
 type KillReq struct{}
@@ -271,7 +302,9 @@ type KillReq struct{}
 func (m *KillReq) AppendBinary(b []byte) ([]byte, error) { return append(b, tagKillReq), nil }
 
 // UnmarshalBinary decodes a request body.
-func (m *KillReq) UnmarshalBinary(data []byte) error { return unmarshalBare(data, tagKillReq, "KILL_REQ") }
+func (m *KillReq) UnmarshalBinary(data []byte) error {
+	return unmarshalBare(data, tagKillReq, "KILL_REQ")
+}
 
 func unmarshalBare(data []byte, tag byte, what string) error {
 	r := wire.NewReader(data)
@@ -302,33 +335,58 @@ func (m *StopReq) UnmarshalBinary(data []byte) error {
 	if err := expectTag(r, tagStopReq, "STOP_REQ"); err != nil {
 		return err
 	}
-	m.Name = string(r.Rest())
-	return finish(r, "STOP_REQ")
+	name, err := readName(r, "STOP_REQ")
+	if err != nil {
+		return err
+	}
+	m.Name = name
+	return nil
 }
 
 // Replies to KILL_REQ and STOP_REQ are bare text, read until epmd closes.
 var (
 	replyOK      = []byte("OK")      // KILL_REQ done
+	replyNo      = []byte("NO")      // KILL_REQ refused: nodes are registered
 	replyStopped = []byte("STOPPED") // STOP_REQ done
 	replyNoExist = []byte("NOEXIST") // STOP_REQ for an unknown name
+
+	// replyNoExistOTP is what OTP's epmd sends for an unknown name: it
+	// falls through from NOEXIST to STOPPED.
+	replyNoExistOTP = []byte("NOEXISTSTOPPED")
 )
 
-// KillResp answers KILL_REQ: the two bytes "OK".
-type KillResp struct{}
+// KillResp answers KILL_REQ: the two bytes "OK", after which epmd exits, or
+// "NO" when it refuses, as OTP's epmd does while nodes are registered unless
+// it runs with -relaxed_command_check.
+type KillResp struct {
+	Refused bool // true for "NO", false for "OK"
+}
 
 // AppendBinary appends the reply.
-func (m *KillResp) AppendBinary(b []byte) ([]byte, error) { return append(b, replyOK...), nil }
+func (m *KillResp) AppendBinary(b []byte) ([]byte, error) {
+	if m.Refused {
+		return append(b, replyNo...), nil
+	}
+	return append(b, replyOK...), nil
+}
 
 // UnmarshalBinary decodes the reply.
 func (m *KillResp) UnmarshalBinary(data []byte) error {
-	if !bytes.Equal(data, replyOK) {
-		return &ProtocolError{Msg: fmt.Sprintf("KILL_REQ reply %q, want %q", data, replyOK)}
+	switch {
+	case bytes.Equal(data, replyOK):
+		m.Refused = false
+	case bytes.Equal(data, replyNo):
+		m.Refused = true
+	default:
+		return &ProtocolError{Msg: fmt.Sprintf("KILL_REQ reply %q, want OK or NO", data)}
 	}
 	return nil
 }
 
 // StopResp answers STOP_REQ: "STOPPED", or "NOEXIST" when no such node was
-// registered.
+// registered. OTP's epmd follows "NOEXIST" with "STOPPED" in the same reply;
+// UnmarshalBinary reads "NOEXISTSTOPPED" as NOEXIST, and AppendBinary writes
+// plain "NOEXIST".
 type StopResp struct {
 	Stopped bool // true for "STOPPED", false for "NOEXIST"
 }
@@ -346,7 +404,7 @@ func (m *StopResp) UnmarshalBinary(data []byte) error {
 	switch {
 	case bytes.Equal(data, replyStopped):
 		m.Stopped = true
-	case bytes.Equal(data, replyNoExist):
+	case bytes.Equal(data, replyNoExist), bytes.Equal(data, replyNoExistOTP):
 		m.Stopped = false
 	default:
 		return &ProtocolError{Msg: fmt.Sprintf("STOP_REQ reply %q, want STOPPED or NOEXIST", data)}

@@ -1,0 +1,41 @@
+// Package epmd implements the Erlang Port Mapper Daemon protocol: the wire
+// messages, a client, and a server that can stand in for OTP's epmd.
+//
+// Erlang nodes register their distribution port with the epmd on their host
+// (ALIVE2_REQ) and ask it for the ports of other nodes (PORT_PLEASE2_REQ).
+// The protocol is described in the "Distribution Protocol" chapter of the
+// ERTS User's Guide:
+// https://www.erlang.org/doc/apps/erts/erl_dist_protocol.html
+//
+// Each message type (Alive2Req, Port2Resp, NamesResp, ...) encodes and
+// decodes its bytes without the 2-byte length prefix that requests carry on
+// the wire; the client and the server add and strip it.
+//
+// Server is a drop-in replacement for OTP's epmd: it sends the same bytes,
+// hands out creations by the same rules and, unlike OTP's select-based
+// epmd, registers any number of nodes. The command cmd/epmd wraps it with
+// the flags and output of OTP's epmd.
+//
+// # Cancellation
+//
+// Client calls take a context. Cancelling it, or reaching its deadline,
+// interrupts dialing and any read or write in progress; the call then
+// returns an error for which errors.Is(err, context.Canceled) or
+// errors.Is(err, context.DeadlineExceeded) holds.
+//
+// Server follows net/http: Serve runs until Shutdown or Close, and then
+// returns ErrServerClosed. Shutdown(ctx) stops accepting, closes the
+// connections of registered nodes (which unregisters them) and waits for
+// requests in progress; when ctx ends first it closes everything and
+// returns ctx's error. A client that is slow to send its request is
+// dropped after Server.PacketTimeout.
+//
+// # Concurrency
+//
+// Message values are plain data: use one from a single goroutine at a
+// time. The client functions hold no shared state and are safe for
+// concurrent use. A Server serves each connection in its own goroutine;
+// its methods are safe for concurrent use, and Close and Shutdown wait for
+// the goroutines it started. A Server may serve several listeners at once,
+// which share its registered nodes.
+package epmd

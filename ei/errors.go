@@ -1,6 +1,9 @@
 package ei
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // ProtocolError reports bytes that do not form valid External Term Format
 // (or, for other parts of the package, a valid protocol message).
@@ -12,4 +15,37 @@ type ProtocolError struct {
 
 func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("%s (at offset %d)", e.Msg, e.Offset)
+}
+
+// HandshakeError reports a peer that refused a distribution handshake with
+// a status such as "not_allowed" or "nok" (recv_status in the spec).
+type HandshakeError struct {
+	Peer   string // the peer's node name
+	Status string // the status the peer sent
+}
+
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("ei: handshake with %s: peer refused with status %q", e.Peer, e.Status)
+}
+
+// ErrAuth reports a handshake whose challenge digest did not match: the
+// two nodes have different cookies. It is wrapped with the peer's name.
+var ErrAuth = errors.New("ei: authentication failed (cookies differ)")
+
+// ErrClosed is returned by Conn methods after Close, and by Listener.Accept
+// after Listener.Close.
+var ErrClosed = errors.New("ei: use of closed connection")
+
+// ErrTimeout reports a connection closed because the peer sent nothing,
+// not even a tick, for the net tick time.
+var ErrTimeout = errors.New("ei: peer not responding (net tick timeout)")
+
+// RPCError reports an rpc call that the remote rex server answered with
+// {badrpc, Reason}.
+type RPCError struct {
+	Reason Term
+}
+
+func (e *RPCError) Error() string {
+	return fmt.Sprintf("ei: rpc: badrpc: %v", e.Reason)
 }

@@ -1,0 +1,424 @@
+package ei
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goei/goei/internal/wire"
+)
+
+// Flags is a set of distribution capability flags (DFLAG_* in OTP's
+// dist.h), exchanged in the handshake.
+type Flags uint64
+
+// Distribution flags. Their names follow the DFLAG_* names of the spec.
+const (
+	FlagPublished          Flags = 0x01       // DFLAG_PUBLISHED: a visible (non-hidden) node
+	FlagAtomCache          Flags = 0x02       // DFLAG_ATOM_CACHE (obsolete)
+	FlagExtendedReferences Flags = 0x04       // DFLAG_EXTENDED_REFERENCES
+	FlagDistMonitor        Flags = 0x08       // DFLAG_DIST_MONITOR
+	FlagFunTags            Flags = 0x10       // DFLAG_FUN_TAGS
+	FlagDistMonitorName    Flags = 0x20       // DFLAG_DIST_MONITOR_NAME
+	FlagHiddenAtomCache    Flags = 0x40       // DFLAG_HIDDEN_ATOM_CACHE (obsolete)
+	FlagNewFunTags         Flags = 0x80       // DFLAG_NEW_FUN_TAGS
+	FlagExtendedPidsPorts  Flags = 0x100      // DFLAG_EXTENDED_PIDS_PORTS
+	FlagExportPtrTag       Flags = 0x200      // DFLAG_EXPORT_PTR_TAG
+	FlagBitBinaries        Flags = 0x400      // DFLAG_BIT_BINARIES
+	FlagNewFloats          Flags = 0x800      // DFLAG_NEW_FLOATS
+	FlagUnicodeIO          Flags = 0x1000     // DFLAG_UNICODE_IO
+	FlagDistHdrAtomCache   Flags = 0x2000     // DFLAG_DIST_HDR_ATOM_CACHE: 131/68 distribution header
+	FlagSmallAtomTags      Flags = 0x4000     // DFLAG_SMALL_ATOM_TAGS
+	FlagUTF8Atoms          Flags = 0x10000    // DFLAG_UTF8_ATOMS
+	FlagMapTag             Flags = 0x20000    // DFLAG_MAP_TAG
+	FlagBigCreation        Flags = 0x40000    // DFLAG_BIG_CREATION
+	FlagSendSender         Flags = 0x80000    // DFLAG_SEND_SENDER
+	FlagBigSeqTraceLabels  Flags = 0x100000   // DFLAG_BIG_SEQTRACE_LABELS
+	FlagExitPayload        Flags = 0x400000   // DFLAG_EXIT_PAYLOAD
+	FlagFragments          Flags = 0x800000   // DFLAG_FRAGMENTS: 131/69 and 131/70 fragments
+	FlagHandshake23        Flags = 0x1000000  // DFLAG_HANDSHAKE_23: handshake version 6
+	FlagUnlinkID           Flags = 0x2000000  // DFLAG_UNLINK_ID
+	FlagMandatory25Digest  Flags = 0x4000000  // DFLAG_MANDATORY_25_DIGEST
+	FlagSpawn              Flags = 1 << 32    // DFLAG_SPAWN
+	FlagNameMe             Flags = 1 << 33    // DFLAG_NAME_ME
+	FlagV4NC               Flags = 1 << 34    // DFLAG_V4_NC
+	FlagAlias              Flags = 1 << 35    // DFLAG_ALIAS
+	flagMultiSend          Flags = 0x8000000  // DFLAG_MULTISEND (not supported)
+	flagHigh               Flags = 0xffffffff // mask of the flags an old 'n' message carries
+)
+
+// MandatoryFlags are the flags OTP 25 requires of every peer
+// (DFLAG_DIST_MANDATORY_25). A handshake with a peer lacking any of them
+// fails. OTP 26 adds FlagUnlinkID and FlagV4NC (DFLAG_DIST_MANDATORY_26),
+// which this package advertises but does not demand, so OTP 23 to 25 peers
+// without them still connect.
+const MandatoryFlags = FlagExtendedReferences | FlagFunTags | FlagExtendedPidsPorts |
+	FlagUTF8Atoms | FlagNewFunTags | FlagBigCreation | FlagNewFloats | FlagMapTag |
+	FlagExportPtrTag | FlagBitBinaries | FlagHandshake23
+
+// DefaultFlags are the flags a Node advertises when Node.Flags is zero: the
+// OTP 26 mandatory set, monitors, SEND_SENDER, and the 131/68 distribution
+// header with atom cache and fragments.
+const DefaultFlags = MandatoryFlags | FlagUnlinkID | FlagV4NC | FlagMandatory25Digest |
+	FlagDistMonitor | FlagSmallAtomTags | FlagSendSender | FlagDistHdrAtomCache | FlagFragments
+
+// supportedFlags are the flags this package can honour; others are
+// dropped from Node.Flags before advertising.
+const supportedFlags = DefaultFlags | FlagDistMonitorName | FlagUnicodeIO | FlagExitPayload | FlagBigSeqTraceLabels
+
+func (f Flags) String() string {
+	return "0x" + strconv.FormatUint(uint64(f), 16)
+}
+
+// Handshake message tags and statuses.
+const (
+	hsName5      = 'n' // send_name / challenge, version 5 ("old")
+	hsName6      = 'N' // send_name / challenge, version 6
+	hsStatus     = 's' // recv_status
+	hsComplement = 'c' // complement, after an old 'n' name
+	hsReply      = 'r' // challenge_reply
+	hsAck        = 'a' // challenge_ack
+
+	distVersion5 = 5 // protocol version sent in old 'n' messages
+	distVersion6 = 6
+)
+
+// aLongTimeAgo is a deadline in the past, used to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// peerInfo is what a handshake learns about the other node.
+type peerInfo struct {
+	name     Atom
+	flags    Flags // negotiated: ours & theirs
+	creation uint32
+	version  int // 5 if the peer sent an old 'n' name message, else 6
+}
+
+// handshake runs one side of the distribution handshake. Messages are
+// framed with a 2-byte length.
+type handshake struct {
+	node   *Node
+	self   string // our full node name
+	cookie string
+	flags  Flags // what we advertise
+	nc     net.Conn
+	cr     *connReader
+	r      *bufio.Reader
+	peer   string // expected peer name (client side), or learned (server side)
+	trace  io.Writer
+}
+
+// digest computes MD5(cookie ++ decimal(challenge)), as in dist_util:gen_digest.
+func digest(challenge uint32, cookie string) [16]byte {
+	return md5.Sum([]byte(cookie + strconv.FormatUint(uint64(challenge), 10)))
+}
+
+// ioError wraps a handshake I/O failure, preferring the context error when
+// the context ended, so errors.Is(err, context.DeadlineExceeded) holds.
+func (h *handshake) ioError(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("ei: handshake with %s: %s: %w", h.peerName(), op, ctxErr)
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("ei: handshake with %s: %s: %w", h.peerName(), op, err)
+}
+
+func (h *handshake) peerName() string {
+	if h.peer == "" {
+		return h.nc.RemoteAddr().String()
+	}
+	return h.peer
+}
+
+func (h *handshake) protoError(off int, format string, args ...any) error {
+	return &ProtocolError{Offset: off, Msg: fmt.Sprintf("ei: handshake with %s: ", h.peerName()) + fmt.Sprintf(format, args...)}
+}
+
+// write sends one handshake message with its 2-byte length.
+func (h *handshake) write(ctx context.Context, op string, msg []byte) error {
+	if len(msg) > 0xffff {
+		return fmt.Errorf("ei: handshake with %s: %s: message too long", h.peerName(), op)
+	}
+	b := make([]byte, 2, 2+len(msg))
+	binary.BigEndian.PutUint16(b, uint16(len(msg)))
+	b = append(b, msg...)
+	if h.trace != nil {
+		fmt.Fprintf(h.trace, "-> %s %x\n", op, msg)
+	}
+	if _, err := h.nc.Write(b); err != nil {
+		return h.ioError(ctx, "write "+op, err)
+	}
+	return nil
+}
+
+// read receives one handshake message.
+func (h *handshake) read(ctx context.Context, op string) ([]byte, error) {
+	var lb [2]byte
+	if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+		return nil, h.ioError(ctx, "read "+op, err)
+	}
+	msg := make([]byte, binary.BigEndian.Uint16(lb[:]))
+	if _, err := io.ReadFull(h.r, msg); err != nil {
+		return nil, h.ioError(ctx, "read "+op, err)
+	}
+	if h.trace != nil {
+		fmt.Fprintf(h.trace, "<- %s %x\n", op, msg)
+	}
+	if len(msg) == 0 {
+		return nil, h.protoError(0, "empty %s message", op)
+	}
+	return msg, nil
+}
+
+// challenge draws a random 32-bit challenge.
+func (h *handshake) challenge() (uint32, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(h.node.random(), b[:]); err != nil {
+		return 0, fmt.Errorf("ei: handshake with %s: challenge: %w", h.peerName(), err)
+	}
+	return binary.BigEndian.Uint32(b[:]), nil
+}
+
+// checkFlags reports a peer lacking mandatory flags.
+func (h *handshake) checkFlags(peer Flags) error {
+	if missing := MandatoryFlags &^ peer; missing != 0 {
+		return fmt.Errorf("ei: handshake with %s: peer lacks mandatory distribution flags %v", h.peerName(), missing)
+	}
+	return nil
+}
+
+// validNodeName reports whether s is name@host with both parts non-empty.
+func validNodeName(s string) bool {
+	name, host, ok := strings.Cut(s, "@")
+	return ok && name != "" && host != "" && !strings.Contains(host, "@")
+}
+
+// client runs the initiating side ("A" in the spec). version is the
+// send_name format: 6 ('N') or 5 (old 'n', for peers registered in epmd
+// with highest version 5).
+func (h *handshake) client(ctx context.Context, version int, creation uint32) (peerInfo, error) {
+	// send_name
+	var msg []byte
+	if version == distVersion5 {
+		msg = append(msg, hsName5)
+		msg = binary.BigEndian.AppendUint16(msg, distVersion5)
+		msg = binary.BigEndian.AppendUint32(msg, uint32(h.flags&flagHigh))
+		msg = append(msg, h.self...)
+	} else {
+		msg = append(msg, hsName6)
+		msg = binary.BigEndian.AppendUint64(msg, uint64(h.flags))
+		msg = binary.BigEndian.AppendUint32(msg, creation)
+		msg = binary.BigEndian.AppendUint16(msg, uint16(len(h.self)))
+		msg = append(msg, h.self...)
+	}
+	if err := h.write(ctx, "send_name", msg); err != nil {
+		return peerInfo{}, err
+	}
+
+	// recv_status
+	msg, err := h.read(ctx, "recv_status")
+	if err != nil {
+		return peerInfo{}, err
+	}
+	if msg[0] != hsStatus {
+		return peerInfo{}, h.protoError(0, "recv_status: tag %q, want 's'", msg[0])
+	}
+	switch status := string(msg[1:]); status {
+	case "ok", "ok_simultaneous":
+	case "alive":
+		// The peer believes a connection from us is up already; this
+		// connection is the one we want, so tell it to continue.
+		if err := h.write(ctx, "send_status", []byte("strue")); err != nil {
+			return peerInfo{}, err
+		}
+	default:
+		return peerInfo{}, &HandshakeError{Peer: h.peer, Status: status}
+	}
+
+	// recv_challenge
+	msg, err = h.read(ctx, "recv_challenge")
+	if err != nil {
+		return peerInfo{}, err
+	}
+	r := wire.NewReader(msg)
+	var p peerInfo
+	var peerChallenge uint32
+	var name []byte
+	switch tag := r.Uint8(); tag {
+	case hsName6:
+		p.flags = Flags(r.Uint64())
+		peerChallenge = r.Uint32()
+		p.creation = r.Uint32()
+		name = r.Bytes(int(r.Uint16()))
+	case hsName5:
+		r.Uint16() // version
+		p.flags = Flags(r.Uint32())
+		peerChallenge = r.Uint32()
+		name = r.Rest()
+		if p.flags&FlagHandshake23 != 0 {
+			return peerInfo{}, h.protoError(0, "recv_challenge: old 'n' challenge with HANDSHAKE_23 flag")
+		}
+	default:
+		return peerInfo{}, h.protoError(0, "recv_challenge: tag %q, want 'N'", tag)
+	}
+	if r.Failed() {
+		return peerInfo{}, h.protoError(len(msg), "recv_challenge: message truncated")
+	}
+	if string(name) != h.peer {
+		return peerInfo{}, h.protoError(len(msg)-len(name), "recv_challenge: peer calls itself %q", name)
+	}
+	p.name = Atom(name)
+	p.version = version
+	if err := h.checkFlags(p.flags); err != nil {
+		return peerInfo{}, err
+	}
+	p.flags &= h.flags
+
+	// complement, when we sent an old name and the peer speaks version 6
+	if version == distVersion5 {
+		msg = []byte{hsComplement}
+		msg = binary.BigEndian.AppendUint32(msg, uint32(h.flags>>32))
+		msg = binary.BigEndian.AppendUint32(msg, creation)
+		if err := h.write(ctx, "send_complement", msg); err != nil {
+			return peerInfo{}, err
+		}
+	}
+
+	// send_challenge_reply
+	ours, err := h.challenge()
+	if err != nil {
+		return peerInfo{}, err
+	}
+	d := digest(peerChallenge, h.cookie)
+	msg = []byte{hsReply}
+	msg = binary.BigEndian.AppendUint32(msg, ours)
+	msg = append(msg, d[:]...)
+	if err := h.write(ctx, "send_challenge_reply", msg); err != nil {
+		return peerInfo{}, err
+	}
+
+	// recv_challenge_ack. A peer with another cookie closes the
+	// connection instead of answering.
+	msg, err = h.read(ctx, "recv_challenge_ack")
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil {
+			return peerInfo{}, fmt.Errorf("ei: handshake with %s: peer closed the connection after our challenge reply (cookies differ?): %w", h.peer, err)
+		}
+		return peerInfo{}, err
+	}
+	if msg[0] != hsAck || len(msg) != 17 {
+		return peerInfo{}, h.protoError(0, "recv_challenge_ack: bad message %x", msg)
+	}
+	if want := digest(ours, h.cookie); string(msg[1:]) != string(want[:]) {
+		return peerInfo{}, fmt.Errorf("ei: handshake with %s: %w", h.peer, ErrAuth)
+	}
+	return p, nil
+}
+
+// server runs the accepting side ("B" in the spec).
+func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, error) {
+	// recv_name
+	msg, err := h.read(ctx, "recv_name")
+	if err != nil {
+		return peerInfo{}, err
+	}
+	r := wire.NewReader(msg)
+	var p peerInfo
+	var name []byte
+	switch tag := r.Uint8(); tag {
+	case hsName6:
+		p.version = distVersion6
+		p.flags = Flags(r.Uint64())
+		p.creation = r.Uint32()
+		name = r.Bytes(int(r.Uint16()))
+	case hsName5:
+		p.version = distVersion5
+		r.Uint16() // version
+		p.flags = Flags(r.Uint32())
+		name = r.Rest()
+	default:
+		return peerInfo{}, h.protoError(0, "recv_name: tag %q, want 'N'", tag)
+	}
+	if r.Failed() {
+		return peerInfo{}, h.protoError(len(msg), "recv_name: message truncated")
+	}
+	if !validNodeName(string(name)) {
+		return peerInfo{}, h.protoError(len(msg)-len(name), "recv_name: bad node name %q", name)
+	}
+	p.name = Atom(name)
+	h.peer = string(name)
+	if p.flags&FlagNameMe != 0 {
+		h.write(ctx, "send_status", []byte("snot_allowed"))
+		return peerInfo{}, fmt.Errorf("ei: handshake with %s: dynamic node names are not supported", h.peer)
+	}
+	if err := h.checkFlags(p.flags); err != nil {
+		h.write(ctx, "send_status", []byte("snot_allowed"))
+		return peerInfo{}, err
+	}
+	if err := h.write(ctx, "send_status", []byte("sok")); err != nil {
+		return peerInfo{}, err
+	}
+
+	// send_challenge; the peer has HANDSHAKE_23 (checked above), so it is
+	// always the new 'N' format.
+	ours, err := h.challenge()
+	if err != nil {
+		return peerInfo{}, err
+	}
+	msg = []byte{hsName6}
+	msg = binary.BigEndian.AppendUint64(msg, uint64(h.flags))
+	msg = binary.BigEndian.AppendUint32(msg, ours)
+	msg = binary.BigEndian.AppendUint32(msg, creation)
+	msg = binary.BigEndian.AppendUint16(msg, uint16(len(h.self)))
+	msg = append(msg, h.self...)
+	if err := h.write(ctx, "send_challenge", msg); err != nil {
+		return peerInfo{}, err
+	}
+
+	// recv_complement, after an old 'n' name
+	if p.version == distVersion5 {
+		msg, err = h.read(ctx, "recv_complement")
+		if err != nil {
+			return peerInfo{}, err
+		}
+		r := wire.NewReader(msg)
+		tag := r.Uint8()
+		high := r.Uint32()
+		p.creation = r.Uint32()
+		if tag != hsComplement || r.Failed() || r.Len() != 0 {
+			return peerInfo{}, h.protoError(0, "recv_complement: bad message %x", msg)
+		}
+		p.flags |= Flags(high) << 32
+	}
+	p.flags &= h.flags
+
+	// recv_challenge_reply
+	msg, err = h.read(ctx, "recv_challenge_reply")
+	if err != nil {
+		return peerInfo{}, err
+	}
+	if msg[0] != hsReply || len(msg) != 21 {
+		return peerInfo{}, h.protoError(0, "recv_challenge_reply: bad message %x", msg)
+	}
+	theirs := binary.BigEndian.Uint32(msg[1:5])
+	if want := digest(ours, h.cookie); string(msg[5:]) != string(want[:]) {
+		return peerInfo{}, fmt.Errorf("ei: handshake with %s: %w", h.peer, ErrAuth)
+	}
+
+	// send_challenge_ack
+	d := digest(theirs, h.cookie)
+	if err := h.write(ctx, "send_challenge_ack", append([]byte{hsAck}, d[:]...)); err != nil {
+		return peerInfo{}, err
+	}
+	return p, nil
+}

@@ -1,0 +1,435 @@
+package ei
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/goei/goei/epmd"
+)
+
+// DefaultNetTickTime is the net tick time used when Node.NetTickTime is
+// zero; it matches erl's default (-kernel net_ticktime 60).
+const DefaultNetTickTime = 60 * time.Second
+
+// defaultHandshakeTimeout bounds a handshake in Listener.Accept, like erl's
+// net_setuptime (7 s).
+const defaultHandshakeTimeout = 10 * time.Second
+
+// Node is a local distributed Erlang node: a C-node in erl_interface's
+// terms. It connects to other nodes, accepts connections from them, and
+// makes pids.
+//
+// A Node is always hidden: it never sets FlagPublished, so the peers it
+// connects to do not add it to nodes() or sync global names with it, and
+// Listener.Publish registers it with epmd as a hidden node, as
+// erl_interface does. Erlang code reaches it with {Name, 'go@host'} ! Msg
+// or with a pid it sent.
+//
+// Set the fields before first use and do not change them afterwards. The
+// methods of a Node are safe for concurrent use.
+type Node struct {
+	// Name is the full node name, "alive@host".
+	Name string
+
+	// Cookie is the magic cookie shared with the other nodes. Empty means
+	// the contents of $HOME/.erlang.cookie (surrounding white space
+	// removed); it is an error if that file cannot be read.
+	Cookie string
+
+	// Creation tells incarnations of the node apart and goes into its pids.
+	// Listener.Publish replaces it with the creation epmd assigns. Zero
+	// means a random non-zero value, chosen once.
+	Creation uint32
+
+	// Flags are the distribution flags offered in handshakes. Zero means
+	// DefaultFlags. MandatoryFlags are always added, and FlagPublished
+	// and flags this package does not implement are always removed.
+	// Without FlagDistHdrAtomCache the peer sends pass-through messages
+	// (tag 112) instead of the 131/68 distribution header.
+	Flags Flags
+
+	// NetTickTime is how long a peer may stay silent before its
+	// connection is closed; a tick is sent after a quarter of it without
+	// writing. Zero means DefaultNetTickTime. Use the peer's value
+	// (erl -kernel net_ticktime).
+	NetTickTime time.Duration
+
+	// EPMD is the epmd client used by Connect and Listener.Publish. Nil
+	// means the zero epmd.Client: local epmd at $ERL_EPMD_PORT or 4369;
+	// Connect asks the epmd on the peer's host.
+	EPMD *epmd.Client
+
+	// Logger receives connection events (handshake failures, closed
+	// connections). Nil means no logging.
+	Logger *slog.Logger
+
+	// Trace, if set, receives one line per handshake message and per
+	// distribution frame sent or received, for interop debugging. Writes
+	// to it are serialized per connection, not across connections.
+	Trace io.Writer
+
+	// rand is the source of handshake challenges; nil means crypto/rand.
+	// Tests set it to replay recorded handshakes.
+	rand io.Reader
+
+	initOnce sync.Once
+	initErr  error
+	cookie   string
+	creation atomic.Uint32
+	pidSeq   atomic.Uint64
+	uniq     atomic.Uint64 // unlink ids
+}
+
+func (n *Node) random() io.Reader {
+	if n.rand != nil {
+		return n.rand
+	}
+	return rand.Reader
+}
+
+// init validates the configuration and resolves the cookie and creation.
+func (n *Node) init() error {
+	n.initOnce.Do(func() {
+		if !validNodeName(n.Name) {
+			n.initErr = fmt.Errorf("ei: node name %q is not of the form name@host", n.Name)
+			return
+		}
+		if len(n.Name) > 255 {
+			n.initErr = fmt.Errorf("ei: node name %q is longer than 255 bytes", n.Name)
+			return
+		}
+		n.cookie = n.Cookie
+		if n.cookie == "" {
+			c, err := readCookie()
+			if err != nil {
+				n.initErr = err
+				return
+			}
+			n.cookie = c
+		}
+		if n.Creation != 0 {
+			n.creation.CompareAndSwap(0, n.Creation)
+		} else {
+			var b [4]byte
+			for n.creation.Load() == 0 {
+				if _, err := io.ReadFull(n.random(), b[:]); err != nil {
+					n.initErr = fmt.Errorf("ei: choose creation: %w", err)
+					return
+				}
+				n.creation.CompareAndSwap(0, binary.BigEndian.Uint32(b[:]))
+			}
+		}
+	})
+	return n.initErr
+}
+
+// readCookie reads $HOME/.erlang.cookie.
+func readCookie() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("ei: read cookie: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(home, ".erlang.cookie"))
+	if err != nil {
+		return "", fmt.Errorf("ei: read cookie: %w", err)
+	}
+	c := strings.TrimSpace(string(b))
+	if c == "" {
+		return "", fmt.Errorf("ei: read cookie: %s is empty", filepath.Join(home, ".erlang.cookie"))
+	}
+	return c, nil
+}
+
+// advertised returns the flags offered in handshakes.
+func (n *Node) advertised() Flags {
+	f := n.Flags
+	if f == 0 {
+		f = DefaultFlags
+	}
+	return (f | MandatoryFlags) & supportedFlags &^ FlagPublished
+}
+
+func (n *Node) netTickTime() time.Duration {
+	if n.NetTickTime > 0 {
+		return n.NetTickTime
+	}
+	return DefaultNetTickTime
+}
+
+func (n *Node) epmdClient() *epmd.Client {
+	if n.EPMD != nil {
+		return n.EPMD
+	}
+	return &epmd.Client{}
+}
+
+func (n *Node) logger() *slog.Logger {
+	if n.Logger != nil {
+		return n.Logger
+	}
+	return slog.New(discardHandler{})
+}
+
+// discardHandler drops all records (slog.DiscardHandler without the
+// allocation of a handler per call site).
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+
+// Pid returns a new pid of this node, distinct from every earlier one
+// (until 2^64 pids have been made). It fails only when the Node's
+// configuration is invalid (see Connect). Pids carry the current
+// creation, so make them after Listener.Publish.
+func (n *Node) Pid() (Pid, error) {
+	if err := n.init(); err != nil {
+		return Pid{}, err
+	}
+	// Pid numbers go up to 2^32 and then wrap into the serial, as the
+	// pids of erl_interface do.
+	seq := n.pidSeq.Add(1)
+	return Pid{Node: Atom(n.Name), ID: uint32(seq), Serial: uint32(seq >> 32), Creation: n.creation.Load()}, nil
+}
+
+// CurrentCreation returns the creation in use: Node.Creation, the random
+// one chosen for zero, or the one epmd assigned in Listener.Publish.
+func (n *Node) CurrentCreation() (uint32, error) {
+	if err := n.init(); err != nil {
+		return 0, err
+	}
+	return n.creation.Load(), nil
+}
+
+// Connect connects to the node peer ("alive@host"): it asks the epmd on
+// host for the node's port (Node.EPMD says which port epmd listens on),
+// dials it, and runs the handshake. ctx bounds all of this; cancelling it
+// afterwards has no effect on the returned Conn.
+//
+// Errors: *HandshakeError when the peer refuses, an error wrapping
+// ErrAuth when the cookies differ, epmd.ErrNotRegistered (wrapped) when
+// epmd does not know the peer, *ProtocolError for malformed handshake
+// bytes, and I/O errors wrapped with the operation.
+func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
+	if err := n.init(); err != nil {
+		return nil, err
+	}
+	if !validNodeName(peer) {
+		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
+	}
+	info, err := n.epmdClient().PortPlease(ctx, peer)
+	if err != nil {
+		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
+	}
+	_, host, _ := strings.Cut(peer, "@")
+	version := distVersion6
+	if info.HighestVersion < distVersion6 {
+		version = distVersion5
+	}
+	var d net.Dialer
+	if n.EPMD != nil && n.EPMD.Dialer != nil {
+		d = *n.EPMD.Dialer
+	}
+	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(info.Port))))
+	if err != nil {
+		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
+	}
+	return n.clientConn(ctx, nc, peer, version)
+}
+
+// ClientConn runs the connecting side of the handshake on nc, which must
+// lead to the node peer, and returns the connection. It is Connect without
+// epmd and dialling. ClientConn takes ownership of nc: it closes it when
+// the handshake fails. ctx bounds the handshake.
+func (n *Node) ClientConn(ctx context.Context, nc net.Conn, peer string) (*Conn, error) {
+	if err := n.init(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return n.clientConn(ctx, nc, peer, distVersion6)
+}
+
+func (n *Node) clientConn(ctx context.Context, nc net.Conn, peer string, version int) (*Conn, error) {
+	h, stop := n.newHandshake(ctx, nc, peer)
+	p, err := h.client(ctx, version, n.creation.Load())
+	return n.finishHandshake(ctx, h, stop, p, err)
+}
+
+// ServerConn runs the accepting side of the handshake on nc and returns
+// the connection. It is Listener.Accept for connections accepted by other
+// means. ServerConn takes ownership of nc: it closes it when the handshake
+// fails. ctx bounds the handshake.
+func (n *Node) ServerConn(ctx context.Context, nc net.Conn) (*Conn, error) {
+	if err := n.init(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	h, stop := n.newHandshake(ctx, nc, "")
+	p, err := h.server(ctx, n.creation.Load())
+	return n.finishHandshake(ctx, h, stop, p, err)
+}
+
+func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string) (*handshake, func() bool) {
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	cr := &connReader{nc: nc}
+	return &handshake{
+		cr:     cr,
+		node:   n,
+		self:   n.Name,
+		cookie: n.cookie,
+		flags:  n.advertised(),
+		nc:     nc,
+		r:      bufio.NewReaderSize(cr, readBufferSize),
+		peer:   peer,
+		trace:  n.Trace,
+	}, stop
+}
+
+func (n *Node) finishHandshake(ctx context.Context, h *handshake, stop func() bool, p peerInfo, err error) (*Conn, error) {
+	if !stop() && err == nil {
+		// ctx ended as the handshake completed; the deadline may be set.
+		err = fmt.Errorf("ei: handshake with %s: %w", h.peerName(), context.Cause(ctx))
+	}
+	if err != nil {
+		h.nc.Close()
+		return nil, err
+	}
+	h.nc.SetDeadline(time.Time{})
+	return newConn(n, h.nc, h.cr, h.r, p), nil
+}
+
+// Listener accepts distribution connections for a Node.
+type Listener struct {
+	node *Node
+	l    net.Listener
+
+	mu  sync.Mutex
+	reg *epmd.Registration
+}
+
+// Listen listens for distribution connections on the TCP address addr
+// (such as ":0" or "127.0.0.1:0"). Close the Listener when done.
+func (n *Node) Listen(ctx context.Context, addr string) (*Listener, error) {
+	if err := n.init(); err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ei: listen: %w", err)
+	}
+	return &Listener{node: n, l: l}, nil
+}
+
+// Addr returns the listening address.
+func (l *Listener) Addr() net.Addr { return l.l.Addr() }
+
+// Publish registers the node with epmd (ALIVE2_REQ) as a hidden node
+// listening on l's port, and makes the creation epmd assigns the node's
+// creation. The registration lasts until l is closed. ctx bounds the
+// registration only.
+func (l *Listener) Publish(ctx context.Context) error {
+	alive, _, _ := strings.Cut(l.node.Name, "@")
+	port := l.l.Addr().(*net.TCPAddr).Port
+	reg, err := l.node.epmdClient().Publish(ctx, epmd.NodeInfo{
+		Name:           alive,
+		Port:           uint16(port),
+		Type:           epmd.NodeTypeHidden,
+		Protocol:       epmd.ProtocolTCP,
+		HighestVersion: distVersion6,
+		LowestVersion:  distVersion6,
+	})
+	if err != nil {
+		return fmt.Errorf("ei: publish %s: %w", l.node.Name, err)
+	}
+	l.mu.Lock()
+	old := l.reg
+	l.reg = reg
+	l.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	l.node.creation.Store(reg.Creation())
+	return nil
+}
+
+// Accept waits for a peer to connect and complete the handshake, and
+// returns the connection. Connections whose handshake fails are closed
+// and logged, and Accept waits for the next one; each handshake is bounded
+// by 10 seconds. Cancelling ctx interrupts the wait and a handshake under
+// way. After Close, Accept returns ErrClosed.
+func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
+	type result struct {
+		nc  net.Conn
+		err error
+	}
+	for {
+		ch := make(chan result, 1)
+		go func() {
+			nc, err := l.l.Accept()
+			ch <- result{nc, err}
+		}()
+		var r result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			// Unblock the Accept with a deadline, then restore it.
+			if tl, ok := l.l.(*net.TCPListener); ok {
+				tl.SetDeadline(aLongTimeAgo)
+				r = <-ch
+				tl.SetDeadline(time.Time{})
+			} else {
+				r = <-ch
+			}
+			if r.err == nil {
+				r.nc.Close()
+			}
+			return nil, fmt.Errorf("ei: accept: %w", ctx.Err())
+		}
+		if r.err != nil {
+			if errors.Is(r.err, net.ErrClosed) {
+				return nil, ErrClosed
+			}
+			return nil, fmt.Errorf("ei: accept: %w", r.err)
+		}
+		hctx, cancel := context.WithTimeout(ctx, defaultHandshakeTimeout)
+		c, err := l.node.ServerConn(hctx, r.nc)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ei: accept: %w", ctx.Err())
+		}
+		l.node.logger().Warn("ei: handshake failed", "remote", r.nc.RemoteAddr().String(), "err", err)
+	}
+}
+
+// Close stops listening and ends the epmd registration. Connections
+// already accepted stay open.
+func (l *Listener) Close() error {
+	err := l.l.Close()
+	l.mu.Lock()
+	reg := l.reg
+	l.reg = nil
+	l.mu.Unlock()
+	if reg != nil {
+		reg.Close()
+	}
+	return err
+}

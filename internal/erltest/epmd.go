@@ -1,0 +1,38 @@
+package erltest
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/goei/goei/epmd"
+)
+
+// StartEPMD serves an epmd.Server in-process on a free loopback port and
+// returns the port; t.Cleanup closes the server. Unlike the other helpers
+// it needs no external program, so it does not skip with -short. Tests in
+// package epmd itself cannot use it (that would be an import cycle); they
+// belong in package epmd_test.
+func StartEPMD(t testing.TB) int {
+	t.Helper()
+	return ServeEPMD(t, &epmd.Server{})
+}
+
+// ServeEPMD is StartEPMD for a Server configured by the caller, such as
+// one with RelaxedCommandCheck set.
+func ServeEPMD(t testing.TB, s *epmd.Server) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("StartEPMD: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-done; !errors.Is(err, epmd.ErrServerClosed) {
+			t.Errorf("epmd.Server.Serve: %v", err)
+		}
+	})
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -274,7 +274,7 @@ func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error
 	}
 	if c.trace != nil {
 		if ctl.hasPayload() {
-			c.tracef("-> %T%+v %v\n", ctl, ctl, payload)
+			c.tracef("-> %T%+v %s\n", ctl, ctl, traceTerm(payload))
 		} else {
 			c.tracef("-> %T%+v\n", ctl, ctl)
 		}
@@ -460,7 +460,7 @@ func (c *Conn) readFrames() error {
 		}
 		if c.trace != nil {
 			if m.Control.hasPayload() {
-				c.tracef("<- %s(%d refs) %T%+v %v\n", c.kind, c.kindRefs, m.Control, m.Control, m.Payload)
+				c.tracef("<- %s(%d refs) %T%+v %s\n", c.kind, c.kindRefs, m.Control, m.Control, traceTerm(m.Payload))
 			} else {
 				c.tracef("<- %s(%d refs) %T%+v\n", c.kind, c.kindRefs, m.Control, m.Control)
 			}
@@ -694,4 +694,14 @@ func shiftError(err error, off int) error {
 		return &ProtocolError{Offset: pe.Offset + off, Msg: pe.Msg}
 	}
 	return err
+}
+
+// traceTerm formats a payload for the wire trace, cut to a readable length.
+func traceTerm(t Term) string {
+	const max = 200
+	s := fmt.Sprint(t)
+	if len(s) > max {
+		s = fmt.Sprintf("%s... (%d characters)", s[:max], len(s))
+	}
+	return s
 }

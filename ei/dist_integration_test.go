@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +50,7 @@ func (s *syncBuffer) String() string {
 func newGoNode(t testing.TB, epmdPort int, flags ei.Flags) *ei.Node {
 	trace := new(syncBuffer)
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("EI_TRACE") != "" {
 			t.Logf("wire trace:\n%s", trace.String())
 		}
 	})
@@ -119,6 +121,242 @@ func TestGoToErlRPC(t *testing.T) {
 			}
 			if l, ok := got.(ei.List); !ok || len(l) != 1 || l[0] != ei.Atom(c.Node().Name) {
 				t.Errorf("RPC(erlang:nodes(hidden)) = %v, want [%s]", got, c.Node().Name)
+			}
+		})
+	}
+}
+
+// echoArgs starts a process registered as echo that answers {From, Msg}
+// with {echo, Msg}.
+var echoArgs = []string{"-eval", `register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end end))`}
+
+// receive returns the next message, failing the test on error.
+func receive(t *testing.T, c *ei.Conn) ei.Message {
+	t.Helper()
+	m, err := c.Receive(testContext(t))
+	if err != nil {
+		t.Fatalf("Receive() = %v", err)
+	}
+	return m
+}
+
+// sentTo returns the recipient and payload of a Send or SendSender.
+func sentTo(t *testing.T, m ei.Message) (ei.Pid, ei.Term) {
+	t.Helper()
+	switch ctl := m.Control.(type) {
+	case ei.Send:
+		return ctl.To, m.Payload
+	case ei.SendSender:
+		return ctl.To, m.Payload
+	}
+	t.Fatalf("Receive() = %#v, want Send or SendSender", m)
+	return ei.Pid{}, nil
+}
+
+func TestGoToErlRegSend(t *testing.T) {
+	for _, fs := range flagSets {
+		t.Run(fs.name, func(t *testing.T) {
+			c, _ := connectErl(t, fs.flags, echoArgs...)
+			ctx := testContext(t)
+			waitRegistered(t, c, "echo")
+			self, err := c.Node().Pid()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A big message makes erl fragment its reply when fragments
+			// were negotiated (64 kB fragments).
+			big := ei.Binary(bytes.Repeat([]byte("x"), 200_000))
+			for _, msg := range []ei.Term{ei.Atom("hello"), ei.Tuple{int64(1), ei.Binary("two"), 3.5}, big} {
+				if err := c.RegSend(ctx, self, "echo", ei.Tuple{self, msg}); err != nil {
+					t.Fatalf("RegSend() = %v", err)
+				}
+				to, got := sentTo(t, receive(t, c))
+				if to != self {
+					t.Errorf("reply sent to %v, want %v", to, self)
+				}
+				want := ei.Tuple{ei.Atom("echo"), msg}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("echo reply = %.80v, want %.80v", got, want)
+				}
+			}
+		})
+	}
+}
+
+// spawnSleeper starts a process on the peer that sleeps forever.
+func spawnSleeper(t *testing.T, c *ei.Conn) ei.Pid {
+	t.Helper()
+	p, err := c.RPC(testContext(t), "erlang", "spawn", ei.List{ei.Atom("timer"), ei.Atom("sleep"), ei.List{ei.Atom("infinity")}})
+	if err != nil {
+		t.Fatalf("RPC(spawn) = %v", err)
+	}
+	pid, ok := p.(ei.Pid)
+	if !ok {
+		t.Fatalf("RPC(spawn) = %v, want a pid", p)
+	}
+	return pid
+}
+
+func TestGoToErlLinkExit(t *testing.T) {
+	for _, fs := range flagSets {
+		t.Run(fs.name, func(t *testing.T) {
+			c, _ := connectErl(t, fs.flags)
+			ctx := testContext(t)
+			self, _ := c.Node().Pid()
+
+			// The peer's process exits: we get EXIT.
+			p := spawnSleeper(t, c)
+			if err := c.Link(ctx, self, p); err != nil {
+				t.Fatalf("Link() = %v", err)
+			}
+			if _, err := c.RPC(ctx, "erlang", "exit", ei.List{p, ei.Atom("kill")}); err != nil {
+				t.Fatalf("RPC(exit) = %v", err)
+			}
+			m := receive(t, c)
+			want := ei.Exit{From: p, To: self, Reason: ei.Atom("killed")}
+			if fmt.Sprint(m.Control) != fmt.Sprint(want) {
+				t.Errorf("Receive() = %#v, want %#v", m.Control, want)
+			}
+
+			// Our process exits: the linked peer process dies.
+			p = spawnSleeper(t, c)
+			if err := c.Link(ctx, self, p); err != nil {
+				t.Fatalf("Link() = %v", err)
+			}
+			if err := c.Exit(ctx, self, p, ei.Atom("boom")); err != nil {
+				t.Fatalf("Exit() = %v", err)
+			}
+			waitDead(t, c, p)
+
+			// EXIT2 kills an unlinked process too.
+			p = spawnSleeper(t, c)
+			if err := c.Exit2(ctx, self, p, ei.Atom("kill")); err != nil {
+				t.Fatalf("Exit2() = %v", err)
+			}
+			waitDead(t, c, p)
+
+			// UNLINK_ID is acknowledged with the same id.
+			p = spawnSleeper(t, c)
+			if err := c.Link(ctx, self, p); err != nil {
+				t.Fatalf("Link() = %v", err)
+			}
+			id, err := c.Unlink(ctx, self, p)
+			if err != nil {
+				t.Fatalf("Unlink() = %v", err)
+			}
+			m = receive(t, c)
+			wantAck := ei.UnlinkIDAck{ID: id, From: p, To: self}
+			if fmt.Sprint(m.Control) != fmt.Sprint(wantAck) {
+				t.Errorf("Receive() = %#v, want %#v", m.Control, wantAck)
+			}
+			// The link is gone: killing p sends no EXIT, so the next
+			// message is the EXIT of a process still linked.
+			q := spawnSleeper(t, c)
+			c.Link(ctx, self, q)
+			c.RPC(ctx, "erlang", "exit", ei.List{p, ei.Atom("kill")})
+			c.RPC(ctx, "erlang", "exit", ei.List{q, ei.Atom("kill")})
+			m = receive(t, c)
+			if e, ok := m.Control.(ei.Exit); !ok || e.From != q {
+				t.Errorf("Receive() = %#v, want the EXIT of %v", m.Control, q)
+			}
+		})
+	}
+}
+
+// waitRegistered polls until a process is registered as name on the peer
+// (erl -eval runs after the node registers with epmd).
+func waitRegistered(t *testing.T, c *ei.Conn, name ei.Atom) {
+	t.Helper()
+	ctx := testContext(t)
+	for {
+		p, err := c.RPC(ctx, "erlang", "whereis", ei.List{name})
+		if err != nil {
+			t.Fatalf("RPC(whereis) = %v", err)
+		}
+		if _, ok := p.(ei.Pid); ok {
+			return
+		}
+	}
+}
+
+// waitDead polls until p is no longer alive.
+func waitDead(t *testing.T, c *ei.Conn, p ei.Pid) {
+	t.Helper()
+	ctx := testContext(t)
+	for {
+		alive, err := c.RPC(ctx, "erlang", "is_process_alive", ei.List{p})
+		if err != nil {
+			t.Fatalf("RPC(is_process_alive) = %v", err)
+		}
+		if alive == ei.Atom("false") {
+			return
+		}
+	}
+}
+
+func TestErlToGo(t *testing.T) {
+	for _, fs := range flagSets {
+		t.Run(fs.name, func(t *testing.T) {
+			port := erltest.StartOTPEPMD(t)
+			n := newGoNode(t, port, fs.flags)
+			ctx := testContext(t)
+			l, err := n.Listen(ctx, ":0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if err := l.Publish(ctx); err != nil {
+				t.Fatalf("Publish() = %v", err)
+			}
+			creation, _ := n.CurrentCreation()
+
+			type result struct {
+				msg ei.Message
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				c, err := l.Accept(ctx)
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				defer c.Close()
+				m, err := c.Receive(ctx)
+				if err == nil {
+					if rs, ok := m.Control.(ei.RegSend); ok {
+						if t, ok := m.Payload.(ei.Tuple); ok && len(t) == 2 {
+							if from, ok := t[1].(ei.Pid); ok {
+								err = c.Send(ctx, from, ei.Tuple{ei.Atom("reply"), ei.Binary("from go"), ei.Atom(rs.To)})
+							}
+						}
+					}
+				}
+				if err == nil {
+					// Wait for erl to halt and close the connection.
+					_, err = c.Receive(ctx)
+					if errors.Is(err, io.EOF) {
+						err = nil
+					}
+				}
+				done <- result{m, err}
+			}()
+
+			expr := fmt.Sprintf(`{gonode, '%s'} ! {hello, self()}, receive R -> io:format("got ~p~n", [R]) after 20000 -> io:format("timeout~n") end`, n.Name)
+			out := erltest.Eval(t, port, expr, "-sname", erltest.UniqueName("erl"), "-setcookie", "c")
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("accept and receive: %v\nerl: %s", r.err, out)
+			}
+			wantCtl := ei.RegSend{To: "gonode"}
+			if rs, ok := r.msg.Control.(ei.RegSend); !ok || rs.To != wantCtl.To {
+				t.Errorf("Receive() = %#v, want %#v", r.msg.Control, wantCtl)
+			}
+			if want := `got {reply,<<"from go">>,gonode}`; !strings.Contains(out, want) {
+				t.Errorf("erl printed %q, want %q", out, want)
+			}
+			if creation == 0 {
+				t.Errorf("creation after Publish = 0")
 			}
 		})
 	}

@@ -22,9 +22,11 @@ const (
 	tagStopReq        = 115 // STOP_REQ
 )
 
-// MaxNameLen is the longest node name (the part before '@') epmd accepts,
-// the same limit as OTP's epmd (MAXSYMLEN).
-const MaxNameLen = 255
+// MaxNameLen is the longest node name (the part before '@'), in bytes, that
+// messages carry: 255 characters of up to 4 UTF-8 bytes each, the limit of
+// recent OTP releases' epmd (MAXSYMLEN). Older ones, such as OTP 25's,
+// refuse names longer than 255 bytes.
+const MaxNameLen = 255 * 4
 
 // NodeType says whether a node is a normal Erlang node or a hidden node.
 type NodeType uint8

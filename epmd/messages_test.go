@@ -235,7 +235,7 @@ func TestUnmarshalBinaryErrors(t *testing.T) {
 		}, 9},
 		{"ALIVE2_REQ name too long", &Alive2Req{}, append([]byte{
 			120, 0, 1, 77, 0, 0, 6, 0, 5, // tag to LowestVersion
-			1, 0, // Nlen 256
+			byte(len(long) >> 8), byte(len(long)), // Nlen MaxNameLen+1
 		}, append([]byte(long), 0, 0)...), 9},
 		{"ALIVE2_REQ trailing", &Alive2Req{}, []byte{
 			120, 0, 1, 77, 0, 0, 6, 0, 5, // tag to LowestVersion

@@ -17,10 +17,48 @@ import (
 	"github.com/goei/goei/internal/erltest"
 )
 
-// These tests run our client against OTP's epmd and erl. They skip with
-// -short or when the programs are missing.
+// These tests run our client against OTP's epmd and against our Server,
+// and check what they register with OTP's tools (epmd -names, erl). Tests
+// needing OTP programs skip with -short or when the programs are missing;
+// those against our Server alone always run.
 
-// otpClient returns a Client for the OTP epmd at port on loopback.
+// impl is an epmd the client is tested against.
+type impl struct {
+	name  string
+	start func(t *testing.T, relaxed bool) int // returns the port
+}
+
+var impls = []impl{
+	{"OTP", func(t *testing.T, relaxed bool) int {
+		if relaxed {
+			return startRelaxedEPMD(t)
+		}
+		return erltest.StartOTPEPMD(t)
+	}},
+	{"goei", func(t *testing.T, relaxed bool) int {
+		return erltest.ServeEPMD(t, &epmd.Server{RelaxedCommandCheck: relaxed})
+	}},
+}
+
+// forEachImpl runs f as a subtest against each epmd.
+func forEachImpl(t *testing.T, f func(t *testing.T, im impl)) {
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) { f(t, im) })
+	}
+}
+
+// haveOTP reports whether OTP's programs may be used: not -short, and epmd
+// and erl on PATH.
+func haveOTP() bool {
+	if testing.Short() {
+		return false
+	}
+	_, err1 := exec.LookPath("epmd")
+	_, err2 := exec.LookPath("erl")
+	return err1 == nil && err2 == nil
+}
+
+// otpClient returns a Client for the epmd at port on loopback.
 func otpClient(port int) *epmd.Client {
 	return &epmd.Client{Host: "127.0.0.1", Port: port}
 }
@@ -41,7 +79,7 @@ func nameLine(name string, port int) string {
 	return fmt.Sprintf("name %s at port %d\n", name, port)
 }
 
-// waitGone polls OTP's epmd until name is no longer registered. epmd
+// waitGone polls epmd until name is no longer registered. epmd
 // notices a closed registration connection asynchronously.
 func waitGone(t *testing.T, c *epmd.Client, name string) {
 	t.Helper()
@@ -61,8 +99,10 @@ func waitGone(t *testing.T, c *epmd.Client, name string) {
 	}
 }
 
-func TestOTPPortPleaseFindsErl(t *testing.T) {
-	port := erltest.StartOTPEPMD(t)
+func TestInteropPortPleaseFindsErl(t *testing.T) { forEachImpl(t, testPortPleaseFindsErl) }
+
+func testPortPleaseFindsErl(t *testing.T, im impl) {
+	port := im.start(t, false)
 	node := erltest.StartErl(t, port, erltest.Options{})
 	wantPort, err := erltest.PortOf(port, node.SName)
 	if err != nil {
@@ -103,7 +143,7 @@ func TestOTPPortPleaseFindsErl(t *testing.T) {
 	}
 }
 
-func TestOTPPortPleaseHiddenErl(t *testing.T) {
+func TestInteropPortPleaseHiddenErl(t *testing.T) {
 	port := erltest.StartOTPEPMD(t)
 	node := erltest.StartErl(t, port, erltest.Options{Hidden: true})
 	info, err := otpClient(port).PortPlease(t.Context(), node.SName)
@@ -117,7 +157,7 @@ func TestOTPPortPleaseHiddenErl(t *testing.T) {
 	}
 }
 
-func TestOTPDefaultClientHonoursEnv(t *testing.T) {
+func TestInteropDefaultClientHonoursEnv(t *testing.T) {
 	port := erltest.StartOTPEPMD(t)
 	node := erltest.StartErl(t, port, erltest.Options{})
 	t.Setenv("ERL_EPMD_PORT", strconv.Itoa(port))
@@ -130,8 +170,10 @@ func TestOTPDefaultClientHonoursEnv(t *testing.T) {
 	}
 }
 
-func TestOTPPublish(t *testing.T) {
-	port := erltest.StartOTPEPMD(t)
+func TestInteropPublish(t *testing.T) { forEachImpl(t, testPublish) }
+
+func testPublish(t *testing.T, im impl) {
+	port := im.start(t, false)
 	c := otpClient(port)
 	name := erltest.UniqueName("goei")
 	info := epmd.NodeInfo{Name: name, Port: 23456, Type: epmd.NodeTypeHidden, HighestVersion: 6, LowestVersion: 5,
@@ -145,12 +187,17 @@ func TestOTPPublish(t *testing.T) {
 		t.Errorf("Creation() = 0, want non-zero")
 	}
 
-	if out := epmdNames(t, port); !strings.Contains(out, nameLine(name, 23456)) {
-		t.Errorf("epmd -names = %q, want it to list %s at port 23456", out, name)
+	if names, err := c.Names(t.Context()); err != nil || !containsEntry(names, epmd.NameEntry{Name: name, Port: 23456}) {
+		t.Errorf("Names() = %v, %v, want it to list %s at port 23456", names, err, name)
 	}
-	erlOut := erltest.Eval(t, port, `io:format("~p~n", [net_adm:names("localhost")])`)
-	if want := fmt.Sprintf(`{"%s",23456}`, name); !strings.Contains(erlOut, want) {
-		t.Errorf("net_adm:names() = %s, want it to contain %s", erlOut, want)
+	if haveOTP() {
+		if out := epmdNames(t, port); !strings.Contains(out, nameLine(name, 23456)) {
+			t.Errorf("epmd -names = %q, want it to list %s at port 23456", out, name)
+		}
+		erlOut := erltest.Eval(t, port, `io:format("~p~n", [net_adm:names("localhost")])`)
+		if want := fmt.Sprintf(`{"%s",23456}`, name); !strings.Contains(erlOut, want) {
+			t.Errorf("net_adm:names() = %s, want it to contain %s", erlOut, want)
+		}
 	}
 	got, err := c.PortPlease(t.Context(), name)
 	if err != nil {
@@ -180,16 +227,23 @@ func TestOTPPublish(t *testing.T) {
 		t.Errorf("Err() after Shutdown = %v, want nil", err)
 	}
 	// Shutdown waits for epmd to drop the name, so no polling here.
-	if out := epmdNames(t, port); strings.Contains(out, "name "+name+" ") {
-		t.Errorf("epmd -names after Shutdown = %q, still lists %s", out, name)
+	if _, err := c.PortPlease(t.Context(), name); !errors.Is(err, epmd.ErrNotRegistered) {
+		t.Errorf("PortPlease(%q) after Shutdown = %v, want ErrNotRegistered", name, err)
+	}
+	if haveOTP() {
+		if out := epmdNames(t, port); strings.Contains(out, "name "+name+" ") {
+			t.Errorf("epmd -names after Shutdown = %q, still lists %s", out, name)
+		}
 	}
 	if err := reg.Close(); err != nil {
 		t.Errorf("Close after Shutdown = %v", err)
 	}
 }
 
-func TestOTPPublishCloseUnregisters(t *testing.T) {
-	port := erltest.StartOTPEPMD(t)
+func TestInteropPublishCloseUnregisters(t *testing.T) { forEachImpl(t, testPublishCloseUnregisters) }
+
+func testPublishCloseUnregisters(t *testing.T, im impl) {
+	port := im.start(t, false)
 	c := otpClient(port)
 	name := erltest.UniqueName("goei")
 	// Zero fields take defaults: a hidden node, versions 6..5.
@@ -211,8 +265,10 @@ func TestOTPPublishCloseUnregisters(t *testing.T) {
 		t.Errorf("Err() after Close = %v, want nil", err)
 	}
 	waitGone(t, c, name)
-	if out := epmdNames(t, port); strings.Contains(out, "name "+name+" ") {
-		t.Errorf("epmd -names after Close = %q, still lists %s", out, name)
+	if haveOTP() {
+		if out := epmdNames(t, port); strings.Contains(out, "name "+name+" ") {
+			t.Errorf("epmd -names after Close = %q, still lists %s", out, name)
+		}
 	}
 
 	// The name can be registered again, with a new creation.
@@ -226,8 +282,10 @@ func TestOTPPublishCloseUnregisters(t *testing.T) {
 	}
 }
 
-func TestOTPStrictRefusesStopAndKill(t *testing.T) {
-	port := erltest.StartOTPEPMD(t)
+func TestInteropStrictRefusesStopAndKill(t *testing.T) { forEachImpl(t, testStrictRefusesStopAndKill) }
+
+func testStrictRefusesStopAndKill(t *testing.T, im impl) {
+	port := im.start(t, false)
 	c := otpClient(port)
 	name := erltest.UniqueName("goei")
 	reg, err := c.Publish(t.Context(), epmd.NodeInfo{Name: name, Port: 34567})
@@ -243,7 +301,7 @@ func TestOTPStrictRefusesStopAndKill(t *testing.T) {
 	if err := reg.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// With no live nodes OTP's epmd obeys KILL_REQ even when strict.
+	// With no live nodes epmd obeys KILL_REQ even when strict.
 	if err := c.Kill(t.Context()); err != nil {
 		t.Errorf("Kill() with no nodes = %v, want nil", err)
 	}
@@ -288,8 +346,10 @@ func startRelaxedEPMD(t *testing.T) int {
 	}
 }
 
-func TestOTPRelaxedStopAndKill(t *testing.T) {
-	port := startRelaxedEPMD(t)
+func TestInteropRelaxedStopAndKill(t *testing.T) { forEachImpl(t, testRelaxedStopAndKill) }
+
+func testRelaxedStopAndKill(t *testing.T, im impl) {
+	port := im.start(t, true)
 	c := otpClient(port)
 	name := erltest.UniqueName("goei")
 	reg, err := c.Publish(t.Context(), epmd.NodeInfo{Name: name, Port: 45678})
@@ -316,7 +376,7 @@ func TestOTPRelaxedStopAndKill(t *testing.T) {
 	if err := c.Unpublish(t.Context(), name); err != nil {
 		t.Fatalf("Unpublish(%q): %v", name, err)
 	}
-	// OTP's epmd closes the registration's connection on STOP_REQ.
+	// epmd closes the registration's connection on STOP_REQ.
 	<-reg.Done() // the test's timeout catches a hang
 	if err := reg.Err(); !errors.Is(err, io.EOF) {
 		t.Errorf("Err() after Unpublish = %v, want io.EOF", err)
@@ -346,10 +406,12 @@ func TestOTPRelaxedStopAndKill(t *testing.T) {
 	}
 }
 
-// TestOTPContextCancel checks that a cancelled context interrupts a
-// request to OTP's epmd before it is sent.
-func TestOTPContextCancel(t *testing.T) {
-	port := erltest.StartOTPEPMD(t)
+// TestInteropContextCancel checks that a cancelled context interrupts a request
+// before it is sent.
+func TestInteropContextCancel(t *testing.T) { forEachImpl(t, testContextCancel) }
+
+func testContextCancel(t *testing.T, im impl) {
+	port := im.start(t, false)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := otpClient(port).Names(ctx); !errors.Is(err, context.Canceled) {

@@ -494,6 +494,9 @@ func TestPublishPeerEnds(t *testing.T) {
 			case !tt.wantEOF && !errors.As(err, &pe):
 				t.Errorf("Err() = %v, want *ProtocolError", err)
 			}
+			if err := r.Shutdown(t.Context()); err != nil {
+				t.Errorf("Shutdown() after epmd ended = %v, want nil", err)
+			}
 			if err := r.Close(); err != nil {
 				t.Errorf("Close() after epmd ended = %v, want nil", err)
 			}
@@ -599,5 +602,58 @@ func BenchmarkPortPlease(b *testing.B) {
 		if _, err := c.PortPlease(ctx, "foo"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestPackageFuncs checks that the package-level functions use the
+// default Client: localhost at $ERL_EPMD_PORT.
+func TestPackageFuncs(t *testing.T) {
+	c := fakeEPMD(t, func(c net.Conn) {
+		frame, err := readFrame(c)
+		if err != nil || len(frame) < 3 {
+			return
+		}
+		switch frame[2] {
+		case 122: // PORT_PLEASE2_REQ
+			c.Write(fooPort2Resp)
+		case 115: // STOP_REQ
+			c.Write([]byte("STOPPED"))
+		case 110: // NAMES_REQ
+			c.Write(append([]byte{0, 0, 0x11, 0x11}, "name foo at port 4660\n"...))
+		case 100: // DUMP_REQ
+			c.Write(append([]byte{0, 0, 0x11, 0x11}, "dump"...))
+		case 107: // KILL_REQ
+			c.Write([]byte("OK"))
+		case 120: // ALIVE2_REQ
+			c.Write([]byte{118, 0, 0, 0, 0, 7})
+			io.Copy(io.Discard, c)
+		}
+	})
+	t.Setenv("ERL_EPMD_PORT", strconv.Itoa(c.Port))
+	ctx := t.Context()
+	if info, err := PortPlease(ctx, "foo"); err != nil || !reflect.DeepEqual(info, fooInfo) {
+		t.Errorf("PortPlease(foo) = %+v, %v, want %+v", info, err, fooInfo)
+	}
+	if err := Unpublish(ctx, "foo"); err != nil {
+		t.Errorf("Unpublish(foo) = %v", err)
+	}
+	if names, err := Names(ctx); err != nil || !reflect.DeepEqual(names, []NameEntry{{"foo", 4660}}) {
+		t.Errorf("Names() = %v, %v, want foo at 4660", names, err)
+	}
+	if text, err := Dump(ctx); err != nil || text != "dump" {
+		t.Errorf("Dump() = %q, %v, want dump", text, err)
+	}
+	if err := Kill(ctx); err != nil {
+		t.Errorf("Kill() = %v", err)
+	}
+	r, err := Publish(ctx, NodeInfo{Name: "foo", Port: 1})
+	if err != nil {
+		t.Fatalf("Publish(foo) = %v", err)
+	}
+	if r.Creation() != 7 {
+		t.Errorf("Creation() = %d, want 7", r.Creation())
+	}
+	if err := r.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown() = %v", err)
 	}
 }

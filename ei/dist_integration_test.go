@@ -361,3 +361,27 @@ func TestErlToGo(t *testing.T) {
 		})
 	}
 }
+
+func TestGoToErlWrongCookie(t *testing.T) {
+	port := erltest.StartOTPEPMD(t)
+	erl := erltest.StartErl(t, port, erltest.Options{})
+	n := newGoNode(t, port, 0)
+	n.Cookie = "wrong"
+	c, err := n.Connect(testContext(t), erl.Name)
+	if err == nil {
+		c.Close()
+		t.Fatalf("Connect(%s) with a wrong cookie succeeded", erl.Name)
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Connect(%s) = %v, want the connection closed by erl", erl.Name, err)
+	}
+}
+
+func TestConnectNotRegistered(t *testing.T) {
+	port := erltest.StartOTPEPMD(t)
+	n := newGoNode(t, port, 0)
+	_, err := n.Connect(testContext(t), "nobody@"+erltest.Host(t))
+	if !errors.Is(err, epmd.ErrNotRegistered) {
+		t.Errorf("Connect(nobody) = %v, want epmd.ErrNotRegistered", err)
+	}
+}

@@ -1,0 +1,466 @@
+package ei
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/goei/goei/epmd"
+	"github.com/goei/goei/internal/erltest"
+)
+
+// Recorded handshakes with a real erl live in testdata/handshake, one
+// file per flow. Each starts with "# key value" lines describing our node,
+// then one line per handshake message as the wire trace prints it:
+// "-> op hex" for what we sent and "<- op hex" for what we received
+// (without the 2-byte length). Regenerate them with
+//
+//	go test -run TestHandshakeRecord -update ./ei
+type flow struct {
+	file     string
+	side     string // "client" or "server"
+	version  int    // send_name format used by the client
+	name     string
+	peer     string
+	cookie   string
+	creation uint32
+	random   []byte // the challenge our node draws
+	msgs     []flowMsg
+}
+
+type flowMsg struct {
+	sent bool // we sent it
+	op   string
+	data []byte
+}
+
+func readFlow(t *testing.T, file string) *flow {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (record with go test -run TestHandshakeRecord -update)", err)
+	}
+	f := &flow{file: file}
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		fields := strings.Fields(line)
+		bad := func() { t.Fatalf("%s:%d: bad line %q", file, i+1, line) }
+		if len(fields) != 3 {
+			bad()
+		}
+		switch fields[0] {
+		case "#":
+			v := fields[2]
+			switch fields[1] {
+			case "side":
+				f.side = v
+			case "version":
+				f.version, _ = strconv.Atoi(v)
+			case "name":
+				f.name = v
+			case "peer":
+				f.peer = v
+			case "cookie":
+				f.cookie = v
+			case "creation":
+				c, _ := strconv.ParseUint(v, 10, 32)
+				f.creation = uint32(c)
+			case "random":
+				f.random, err = hex.DecodeString(v)
+				if err != nil {
+					bad()
+				}
+			}
+		case "->", "<-":
+			data, err := hex.DecodeString(fields[2])
+			if err != nil {
+				bad()
+			}
+			f.msgs = append(f.msgs, flowMsg{sent: fields[0] == "->", op: fields[1], data: data})
+		default:
+			bad()
+		}
+	}
+	return f
+}
+
+// node returns the Node that took part in the flow, drawing challenges
+// from the recorded random bytes.
+func (f *flow) node() *Node {
+	return &Node{Name: f.name, Cookie: f.cookie, Creation: f.creation, rand: bytes.NewReader(f.random)}
+}
+
+// play acts as the recorded peer on c: it writes what the peer sent and
+// checks that what we send matches the recording (messages we send with
+// nil data are read and not checked). It stops at the first
+// mismatch and closes c.
+func (f *flow) play(c net.Conn, msgs []flowMsg) error {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for _, m := range msgs {
+		if !m.sent {
+			b := binary.BigEndian.AppendUint16(nil, uint16(len(m.data)))
+			if _, err := c.Write(append(b, m.data...)); err != nil {
+				return fmt.Errorf("write %s: %v", m.op, err)
+			}
+			continue
+		}
+		var lb [2]byte
+		if _, err := io.ReadFull(r, lb[:]); err != nil {
+			return fmt.Errorf("read %s: %v", m.op, err)
+		}
+		got := make([]byte, binary.BigEndian.Uint16(lb[:]))
+		if _, err := io.ReadFull(r, got); err != nil {
+			return fmt.Errorf("read %s: %v", m.op, err)
+		}
+		if m.data != nil && !bytes.Equal(got, m.data) {
+			return fmt.Errorf("%s = %x, want %x", m.op, got, m.data)
+		}
+	}
+	return nil
+}
+
+// run runs our side of the flow against the scripted peer.
+func (f *flow) run(ctx context.Context, n *Node, msgs []flowMsg) (*Conn, error, error) {
+	a, b := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- f.play(b, msgs) }()
+	var c *Conn
+	var err error
+	if f.side == "client" {
+		if err = n.init(); err == nil {
+			c, err = n.clientConn(ctx, a, f.peer, f.version)
+		}
+	} else {
+		c, err = n.ServerConn(ctx, a)
+	}
+	if err != nil {
+		a.Close()
+	}
+	return c, err, <-done
+}
+
+// flowFiles are the recorded flows. There are none for version 5: OTP
+// 25.0 to 25.2 refuse old 'n' names, and no OTP 25 sends them; see
+// TestHandshakeVersion5 instead.
+var flowFiles = []string{"client_v6.txt", "server_v6.txt"}
+
+func TestHandshakeReplay(t *testing.T) {
+	for _, file := range flowFiles {
+		t.Run(file, func(t *testing.T) {
+			f := readFlow(t, filepath.Join("testdata", "handshake", file))
+			c, err, playErr := f.run(context.Background(), f.node(), f.msgs)
+			if err != nil {
+				t.Fatalf("handshake = %v (peer: %v)", err, playErr)
+			}
+			defer c.Close()
+			if playErr != nil {
+				t.Fatalf("peer: %v", playErr)
+			}
+			if c.Peer() != Atom(f.peer) {
+				t.Errorf("Peer() = %s, want %s", c.Peer(), f.peer)
+			}
+			if want := MandatoryFlags | FlagUnlinkID | FlagV4NC; c.Flags()&want != want {
+				t.Errorf("Flags() = %v, want at least %v", c.Flags(), want)
+			}
+			if c.Flags()&FlagPublished != 0 {
+				t.Errorf("Flags() = %v has FlagPublished; we are hidden", c.Flags())
+			}
+			if c.PeerCreation() == 0 {
+				t.Errorf("PeerCreation() = 0")
+			}
+		})
+	}
+}
+
+// TestHandshakeWrongCookie replays flows with a node whose cookie differs.
+func TestHandshakeWrongCookie(t *testing.T) {
+	for _, file := range flowFiles {
+		t.Run(file, func(t *testing.T) {
+			f := readFlow(t, filepath.Join("testdata", "handshake", file))
+			n := f.node()
+			n.Cookie = "wrong"
+			// The peer's part up to our digest; erl closes the connection
+			// when it finds our digest wrong.
+			var msgs []flowMsg
+			for _, m := range f.msgs {
+				if f.side == "client" && m.op == "send_challenge_reply" {
+					msgs = append(msgs, flowMsg{sent: true, op: m.op})
+					break
+				}
+				msgs = append(msgs, m)
+			}
+			c, err, _ := f.run(context.Background(), n, msgs)
+			if err == nil {
+				c.Close()
+				t.Fatalf("handshake with cookie %q succeeded", n.Cookie)
+			}
+			if f.side == "server" && !errors.Is(err, ErrAuth) {
+				t.Errorf("handshake = %v, want ErrAuth", err)
+			}
+			if f.side == "client" && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("handshake = %v, want io.ErrUnexpectedEOF", err)
+			}
+		})
+	}
+}
+
+// TestHandshakeBadPeer feeds malformed or refusing peer messages.
+func TestHandshakeBadPeer(t *testing.T) {
+	name := "erl@host"
+	challenge := func(tag byte, flags Flags, peer string) []byte {
+		b := []byte{tag}
+		b = binary.BigEndian.AppendUint64(b, uint64(flags))
+		b = binary.BigEndian.AppendUint32(b, 42) // challenge
+		b = binary.BigEndian.AppendUint32(b, 7)  // creation
+		b = binary.BigEndian.AppendUint16(b, uint16(len(peer)))
+		return append(b, peer...)
+	}
+	sendName := func(flags Flags, peer string) []byte {
+		b := []byte{'N'}
+		b = binary.BigEndian.AppendUint64(b, uint64(flags))
+		b = binary.BigEndian.AppendUint32(b, 7) // creation
+		b = binary.BigEndian.AppendUint16(b, uint16(len(peer)))
+		return append(b, peer...)
+	}
+	ok := challenge('N', DefaultFlags, name)
+	tests := []struct {
+		name    string
+		side    string
+		peer    [][]byte // what the peer sends, in order
+		wantErr func(error) bool
+	}{
+		{"status not_allowed", "client", [][]byte{[]byte("snot_allowed")}, isHandshakeError("not_allowed")},
+		{"status nok", "client", [][]byte{[]byte("snok")}, isHandshakeError("nok")},
+		{"status bad tag", "client", [][]byte{[]byte("xok")}, isProtocolError},
+		{"challenge bad tag", "client", [][]byte{[]byte("sok"), {'x', 1, 2}}, isProtocolError},
+		{"challenge truncated", "client", [][]byte{[]byte("sok"), ok[:10]}, isProtocolError},
+		{"challenge name too long", "client", [][]byte{[]byte("sok"), ok[:len(ok)-1]}, isProtocolError},
+		{"challenge wrong node", "client", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, "other@host")}, isProtocolError},
+		{"challenge missing flags", "client", [][]byte{[]byte("sok"), challenge('N', FlagHandshake23, name)}, isError},
+		{"ack bad", "client", [][]byte{[]byte("sok"), ok, []byte("a123")}, isProtocolError},
+		{"ack wrong digest", "client", [][]byte{[]byte("sok"), ok, append([]byte("a"), make([]byte, 16)...)}, isErrAuth},
+		{"name bad tag", "server", [][]byte{{'x'}}, isProtocolError},
+		{"name empty", "server", [][]byte{{}}, isProtocolError},
+		{"name truncated", "server", [][]byte{sendName(DefaultFlags, name)[:9]}, isProtocolError},
+		{"name invalid", "server", [][]byte{sendName(DefaultFlags, "nohost")}, isProtocolError},
+		{"name missing flags", "server", [][]byte{sendName(FlagHandshake23, name)}, isError},
+		{"reply bad", "server", [][]byte{sendName(DefaultFlags, name), []byte("r12")}, isProtocolError},
+		{"reply wrong digest", "server", [][]byte{sendName(DefaultFlags, name), append([]byte("r1234"), make([]byte, 16)...)}, isErrAuth},
+		{"complement bad", "server", [][]byte{append([]byte{'n', 0, 5}, append(binary.BigEndian.AppendUint32(nil, uint32(DefaultFlags&flagHigh)), name...)...), []byte("c1")}, isProtocolError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer b.Close()
+			go func() {
+				// Drain what we send so our writes never block.
+				io.Copy(io.Discard, b)
+			}()
+			go func() {
+				for _, m := range tt.peer {
+					b.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...))
+				}
+			}()
+			n := &Node{Name: "go@host", Cookie: "c", Creation: 1}
+			var c *Conn
+			var err error
+			if tt.side == "client" {
+				c, err = n.ClientConn(context.Background(), a, name)
+			} else {
+				c, err = n.ServerConn(context.Background(), a)
+			}
+			if err == nil {
+				c.Close()
+			}
+			if !tt.wantErr(err) {
+				t.Errorf("handshake = %v (%T)", err, err)
+			}
+		})
+	}
+}
+
+func isError(err error) bool         { return err != nil }
+func isErrAuth(err error) bool       { return errors.Is(err, ErrAuth) }
+func isProtocolError(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) }
+func isHandshakeError(status string) func(error) bool {
+	return func(err error) bool {
+		var he *HandshakeError
+		return errors.As(err, &he) && he.Status == status
+	}
+}
+
+// TestHandshakeContext checks that a peer that never answers is cut off
+// by the context, and that the error says so.
+func TestHandshakeContext(t *testing.T) {
+	for _, side := range []string{"client", "server"} {
+		t.Run(side, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := net.Pipe()
+				defer b.Close()
+				go io.Copy(io.Discard, b) // read, never answer
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				n := &Node{Name: "go@host", Cookie: "c", Creation: 1}
+				var err error
+				if side == "client" {
+					_, err = n.ClientConn(ctx, a, "erl@host")
+				} else {
+					_, err = n.ServerConn(ctx, a)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("handshake = %v, want context.DeadlineExceeded", err)
+				}
+			})
+		})
+	}
+}
+
+func TestDigest(t *testing.T) {
+	// erlang:md5("c" ++ integer_to_list(4294967295))
+	got := digest(0xffffffff, "c")
+	want := "b6b9428ef079fc89ea04bb26bbf1a0da"
+	if hex.EncodeToString(got[:]) != want {
+		t.Errorf("digest(4294967295, c) = %x, want %s", got, want)
+	}
+}
+
+// TestHandshakeVersion5 runs our client with the old 'n' name message
+// (used for peers registered in epmd with highest version 5) against our
+// server, which answers with 'N' and expects the 'c' complement.
+func TestHandshakeVersion5(t *testing.T) {
+	for _, version := range []int{distVersion5, distVersion6} {
+		t.Run(strconv.Itoa(version), func(t *testing.T) {
+			a, b := net.Pipe()
+			client := &Node{Name: "a@host", Cookie: "c", Creation: 11}
+			server := &Node{Name: "b@host", Cookie: "c", Creation: 22}
+			client.init()
+			done := make(chan *Conn, 1)
+			go func() {
+				c, err := server.ServerConn(context.Background(), b)
+				if err != nil {
+					t.Errorf("ServerConn() = %v", err)
+				}
+				done <- c
+			}()
+			c, err := client.clientConn(context.Background(), a, "b@host", version)
+			if err != nil {
+				t.Fatalf("clientConn() = %v", err)
+			}
+			defer c.Close()
+			s := <-done
+			if s == nil {
+				return
+			}
+			defer s.Close()
+			if c.PeerCreation() != 22 || s.PeerCreation() != 11 {
+				t.Errorf("creations = %d, %d, want 22, 11", c.PeerCreation(), s.PeerCreation())
+			}
+			if c.Flags() != s.Flags() || c.Flags() != DefaultFlags {
+				t.Errorf("flags = %v, %v, want %v", c.Flags(), s.Flags(), DefaultFlags)
+			}
+			if s.Peer() != "a@host" || c.Peer() != "b@host" {
+				t.Errorf("peers = %s, %s", c.Peer(), s.Peer())
+			}
+		})
+	}
+}
+
+// TestHandshakeRecord records the flows in testdata/handshake from a real
+// erl. It runs only with -update.
+func TestHandshakeRecord(t *testing.T) {
+	if !updating() {
+		t.Skip("records handshakes only with -update")
+	}
+	host := erltest.Host(t)
+	random := []byte{0x12, 0x34, 0x56, 0x78}
+	record := func(t *testing.T, file string, side string, version int, n *Node, trace *bytes.Buffer, peer string) {
+		var out strings.Builder
+		fmt.Fprintf(&out, "# side %s\n# version %d\n# name %s\n# peer %s\n# cookie %s\n# creation %d\n# random %x\n",
+			side, version, n.Name, peer, n.Cookie, n.creation.Load(), random)
+		for _, line := range strings.Split(trace.String(), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && (f[0] == "->" || f[0] == "<-") && !strings.HasPrefix(f[1], "ei.") {
+				out.WriteString(line + "\n")
+			}
+		}
+		path := filepath.Join("testdata", "handshake", file)
+		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newNode := func(port int, trace *bytes.Buffer) *Node {
+		return &Node{Name: "go@" + host, Cookie: "c", Creation: 0x11223344, Trace: trace,
+			EPMD: &epmd.Client{Port: port}, rand: bytes.NewReader(random)}
+	}
+
+	for _, version := range []int{6} {
+		t.Run(fmt.Sprintf("client_v%d", version), func(t *testing.T) {
+			port := erltest.StartOTPEPMD(t)
+			erl := erltest.StartErl(t, port, erltest.Options{SName: "erl"})
+			trace := new(bytes.Buffer)
+			n := newNode(port, trace)
+			ctx := context.Background()
+			dport, err := erltest.PortOf(port, "erl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			nc, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(dport)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.init()
+			c, err := n.clientConn(ctx, nc, erl.Name, version)
+			if err != nil {
+				t.Fatalf("handshake = %v\n%s\n%s", err, trace, erl.Output())
+			}
+			if _, err := c.RPC(ctx, "erlang", "node", nil); err != nil {
+				t.Fatalf("RPC = %v", err)
+			}
+			c.Close()
+			record(t, fmt.Sprintf("client_v%d.txt", version), "client", version, n, trace, erl.Name)
+		})
+		t.Run(fmt.Sprintf("server_v%d", version), func(t *testing.T) {
+			port := erltest.StartOTPEPMD(t)
+			trace := new(bytes.Buffer)
+			n := newNode(port, trace)
+			ctx := context.Background()
+			l, err := n.Listen(ctx, ":0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			reg, err := n.EPMD.Publish(ctx, epmd.NodeInfo{Name: "go", Port: uint16(l.Addr().(*net.TCPAddr).Port),
+				Type: epmd.NodeTypeHidden, HighestVersion: uint16(version), LowestVersion: uint16(version)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reg.Close()
+			done := make(chan error, 1)
+			go func() {
+				c, err := l.Accept(ctx)
+				if err == nil {
+					c.Close()
+				}
+				done <- err
+			}()
+			out := erltest.Eval(t, port, fmt.Sprintf(`io:format("~p~n", [net_kernel:hidden_connect_node('%s')])`, n.Name),
+				"-sname", "erl", "-setcookie", "c")
+			if err := <-done; err != nil {
+				t.Fatalf("Accept = %v\n%s", err, out)
+			}
+			record(t, fmt.Sprintf("server_v%d.txt", version), "server", version, n, trace, "erl@"+host)
+		})
+	}
+}

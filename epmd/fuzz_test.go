@@ -2,7 +2,10 @@ package epmd
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"reflect"
 	"testing"
 )
@@ -130,4 +133,45 @@ func FuzzStopResp(f *testing.F) {
 func FuzzKillResp(f *testing.F) {
 	addSeeds(f, &KillResp{})
 	f.Fuzz(func(t *testing.T, data []byte) { checkRoundTrip(t, &KillResp{}, data) })
+}
+
+// replyConn is a net.Conn that swallows writes and reads a canned reply.
+type replyConn struct {
+	net.Conn // nil: other methods are not used
+	r        io.Reader
+}
+
+func (c replyConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c replyConn) Write(b []byte) (int, error) { return len(b), nil }
+
+// FuzzAlive2Reply feeds arbitrary replies to Publish's reply reader, which
+// picks ALIVE2_RESP or ALIVE2_X_RESP by the first byte and reads no further.
+func FuzzAlive2Reply(f *testing.F) {
+	addSeeds(f, &Alive2Resp{})
+	addSeeds(f, &Alive2XResp{}, []byte{118, 0, 0}, []byte{121, 0, 0, 1, 0xff}, []byte{0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		creation, err := alive2(replyConn{r: bytes.NewReader(data)}, nil)
+		if err != nil {
+			var pe *ProtocolError
+			var re *RefusedError
+			if !errors.As(err, &pe) && !errors.As(err, &re) {
+				t.Fatalf("alive2(%x) = %v, want *ProtocolError or *RefusedError", data, err)
+			}
+			return
+		}
+		// Success needs a whole reply with result 0; bytes after it are
+		// left unread.
+		var want uint32
+		switch {
+		case len(data) >= 4 && data[0] == tagAlive2Resp && data[1] == 0:
+			want = uint32(binary.BigEndian.Uint16(data[2:]))
+		case len(data) >= 6 && data[0] == tagAlive2XResp && data[1] == 0:
+			want = binary.BigEndian.Uint32(data[2:])
+		default:
+			t.Fatalf("alive2(%x) = %d, nil, want an error", data, creation)
+		}
+		if creation != want {
+			t.Fatalf("alive2(%x) = %d, want %d", data, creation, want)
+		}
+	})
 }

@@ -1,0 +1,584 @@
+package main
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/goei/goei/ei"
+)
+
+// maxParseDepth bounds the nesting of parsed terms, so hostile input cannot
+// exhaust the stack.
+const maxParseDepth = 1000
+
+// parseError reports where a term failed to parse.
+type parseError struct {
+	Offset int    // byte offset into the input
+	Msg    string // what was expected or found
+}
+
+func (e *parseError) Error() string {
+	return fmt.Sprintf("syntax error at offset %d: %s", e.Offset, e.Msg)
+}
+
+// parseTerm parses one Erlang term written in Erlang syntax, such as the
+// argument list of erl_call -a: atoms (plain or quoted), integers (with
+// base#digits, $c and _ separators, of any size), floats, strings, binaries
+// of integers and strings (<<1,"ab",2>>, optionally "ab"/utf8), tuples,
+// proper and improper lists, and maps. An optional final '.' is allowed.
+//
+// Strings are read as UTF-8 and become ei.String when every character is
+// below 256, else an ei.List of code points, as in Erlang source. This is
+// more than erl_call's ei_format accepts (no binaries, maps, escapes or
+// exponents there), and where both accept the input they agree.
+func parseTerm(s string) (ei.Term, error) {
+	p := &parser{s: s}
+	t, err := p.term(0)
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.peek() == '.' {
+		p.i++
+		p.space()
+	}
+	if p.i < len(p.s) {
+		return nil, p.errorf("unexpected %q after the term", p.rest())
+	}
+	return t, nil
+}
+
+type parser struct {
+	s string
+	i int
+}
+
+func (p *parser) errorf(format string, args ...any) error {
+	return &parseError{Offset: p.i, Msg: fmt.Sprintf(format, args...)}
+}
+
+// rest returns a short excerpt of the input from the current position.
+func (p *parser) rest() string {
+	r := p.s[p.i:]
+	if len(r) > 10 {
+		r = r[:10] + "..."
+	}
+	return r
+}
+
+func (p *parser) peek() byte {
+	if p.i < len(p.s) {
+		return p.s[p.i]
+	}
+	return 0
+}
+
+// space skips white space and % comments.
+func (p *parser) space() {
+	for p.i < len(p.s) {
+		switch c := p.s[p.i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			p.i++
+		case c == '%':
+			for p.i < len(p.s) && p.s[p.i] != '\n' {
+				p.i++
+			}
+		default:
+			return
+		}
+	}
+}
+
+// expect skips space and the token tok, or fails.
+func (p *parser) expect(tok string) error {
+	p.space()
+	if !strings.HasPrefix(p.s[p.i:], tok) {
+		if p.i == len(p.s) {
+			return p.errorf("missing %q at end of input", tok)
+		}
+		return p.errorf("expected %q, found %q", tok, p.rest())
+	}
+	p.i += len(tok)
+	return nil
+}
+
+func (p *parser) term(depth int) (ei.Term, error) {
+	if depth > maxParseDepth {
+		return nil, p.errorf("terms nested deeper than %d", maxParseDepth)
+	}
+	p.space()
+	if p.i == len(p.s) {
+		return nil, p.errorf("missing term at end of input")
+	}
+	switch c := p.s[p.i]; {
+	case c == '{':
+		p.i++
+		elems, err := p.sequence(depth, "}")
+		if err != nil {
+			return nil, err
+		}
+		return ei.Tuple(elems), nil
+	case c == '[':
+		return p.list(depth)
+	case c == '#':
+		return p.erlMap(depth)
+	case c == '<':
+		return p.binary()
+	case c == '"':
+		return p.strings()
+	case c == '\'':
+		s, err := p.quoted('\'')
+		if err != nil {
+			return nil, err
+		}
+		if utf8.RuneCountInString(s) > 255 {
+			return nil, p.errorf("atom longer than 255 characters")
+		}
+		return ei.Atom(s), nil
+	case c == '-' || c == '+' || c == '$' || isDigit(c):
+		return p.number()
+	case isLower(c):
+		start := p.i
+		for p.i < len(p.s) && isAtomChar(p.s[p.i]) {
+			p.i++
+		}
+		if p.i-start > 255 {
+			return nil, &parseError{Offset: start, Msg: "atom longer than 255 characters"}
+		}
+		return ei.Atom(p.s[start:p.i]), nil
+	case c == '_' || 'A' <= c && c <= 'Z':
+		return nil, p.errorf("variables are not terms: %q", p.rest())
+	default:
+		return nil, p.errorf("unexpected %q", p.rest())
+	}
+}
+
+// sequence parses comma-separated terms up to the closing token.
+func (p *parser) sequence(depth int, end string) ([]ei.Term, error) {
+	var elems []ei.Term
+	p.space()
+	if strings.HasPrefix(p.s[p.i:], end) {
+		p.i += len(end)
+		return elems, nil
+	}
+	for {
+		t, err := p.term(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		elems = append(elems, t)
+		p.space()
+		if p.peek() == ',' {
+			p.i++
+			continue
+		}
+		return elems, p.expect(end)
+	}
+}
+
+func (p *parser) list(depth int) (ei.Term, error) {
+	p.i++ // '['
+	var elems []ei.Term
+	p.space()
+	if p.peek() == ']' {
+		p.i++
+		return ei.List{}, nil
+	}
+	for {
+		t, err := p.term(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		elems = append(elems, t)
+		p.space()
+		switch p.peek() {
+		case ',':
+			p.i++
+			continue
+		case '|':
+			p.i++
+			tail, err := p.term(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expect("]"); err != nil {
+				return nil, err
+			}
+			return consTail(elems, tail), nil
+		}
+		if err := p.expect("]"); err != nil {
+			return nil, err
+		}
+		return ei.List(elems), nil
+	}
+}
+
+// consTail builds [Elems | Tail], flattening a list tail as the decoder
+// does, so that [1 | [2]] is the proper list [1, 2].
+func consTail(elems []ei.Term, tail ei.Term) ei.Term {
+	switch t := tail.(type) {
+	case ei.List:
+		return append(ei.List(elems), t...)
+	case ei.String:
+		for i := 0; i < len(t); i++ {
+			elems = append(elems, int64(t[i]))
+		}
+		return ei.List(elems)
+	case ei.ImproperList:
+		return ei.ImproperList{Elems: append(elems, t.Elems...), Tail: t.Tail}
+	}
+	return ei.ImproperList{Elems: elems, Tail: tail}
+}
+
+func (p *parser) erlMap(depth int) (ei.Term, error) {
+	if err := p.expect("#{"); err != nil {
+		return nil, err
+	}
+	m := ei.Map{}
+	p.space()
+	if p.peek() == '}' {
+		p.i++
+		return m, nil
+	}
+	for {
+		k, err := p.term(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expect("=>"); err != nil {
+			return nil, err
+		}
+		v, err := p.term(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		m = append(m, ei.Pair{Key: k, Value: v})
+		p.space()
+		if p.peek() == ',' {
+			p.i++
+			continue
+		}
+		return m, p.expect("}")
+	}
+}
+
+// binary parses <<Seg, ...>> where each segment is an integer (kept modulo
+// 256, as Erlang does) or a string, optionally followed by /utf8.
+func (p *parser) binary() (ei.Term, error) {
+	if err := p.expect("<<"); err != nil {
+		return nil, err
+	}
+	b := ei.Binary{}
+	p.space()
+	if strings.HasPrefix(p.s[p.i:], ">>") {
+		p.i += 2
+		return b, nil
+	}
+	for {
+		p.space()
+		start := p.i
+		switch c := p.peek(); {
+		case c == '"':
+			s, err := p.quoted('"')
+			if err != nil {
+				return nil, err
+			}
+			p.space()
+			if strings.HasPrefix(p.s[p.i:], "/utf8") {
+				p.i += len("/utf8")
+				b = append(b, s...)
+				break
+			}
+			for _, r := range s {
+				b = append(b, byte(r))
+			}
+		case c == '-' || c == '+' || c == '$' || isDigit(c):
+			n, err := p.number()
+			if err != nil {
+				return nil, err
+			}
+			switch n := n.(type) {
+			case int64:
+				b = append(b, byte(n))
+			case *big.Int:
+				b = append(b, byte(new(big.Int).And(n, big.NewInt(255)).Int64()))
+			default:
+				return nil, &parseError{Offset: start, Msg: "binary segments must be integers or strings"}
+			}
+		default:
+			return nil, p.errorf("binary segments must be integers or strings, found %q", p.rest())
+		}
+		p.space()
+		if p.peek() == ':' || p.peek() == '/' {
+			return nil, p.errorf("binary segment sizes and types are not supported")
+		}
+		if p.peek() == ',' {
+			p.i++
+			continue
+		}
+		return b, p.expect(">>")
+	}
+}
+
+// strings parses one string literal or several adjacent ones.
+func (p *parser) strings() (ei.Term, error) {
+	var sb strings.Builder
+	for {
+		s, err := p.quoted('"')
+		if err != nil {
+			return nil, err
+		}
+		sb.WriteString(s)
+		p.space()
+		if p.peek() != '"' {
+			break
+		}
+	}
+	return stringTerm(sb.String()), nil
+}
+
+// stringTerm turns the UTF-8 text of a string literal into the list of its
+// characters: an ei.String when all are below 256, else an ei.List.
+func stringTerm(s string) ei.Term {
+	latin1 := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 255 {
+			l := ei.List{}
+			for _, r := range s {
+				l = append(l, int64(r))
+			}
+			return l
+		}
+		latin1 = append(latin1, byte(r))
+	}
+	if len(latin1) == 0 {
+		return ei.List{}
+	}
+	return ei.String(latin1)
+}
+
+// quoted parses text between quote characters with Erlang's escapes and
+// returns it as UTF-8.
+func (p *parser) quoted(q byte) (string, error) {
+	start := p.i
+	p.i++ // opening quote
+	var sb strings.Builder
+	for {
+		if p.i >= len(p.s) {
+			return "", &parseError{Offset: start, Msg: fmt.Sprintf("unterminated %c", q)}
+		}
+		c := p.s[p.i]
+		switch {
+		case c == q:
+			p.i++
+			return sb.String(), nil
+		case c == '\\':
+			r, err := p.escape()
+			if err != nil {
+				return "", err
+			}
+			sb.WriteRune(r)
+		default:
+			r, size := utf8.DecodeRuneInString(p.s[p.i:])
+			if r == utf8.RuneError && size == 1 {
+				// Not UTF-8: take the byte as a Latin-1 character.
+				r = rune(c)
+			}
+			sb.WriteRune(r)
+			p.i += size
+		}
+	}
+}
+
+// escape parses one backslash escape and returns the character.
+func (p *parser) escape() (rune, error) {
+	start := p.i
+	p.i++ // backslash
+	if p.i >= len(p.s) {
+		return 0, &parseError{Offset: start, Msg: "unterminated escape"}
+	}
+	c := p.s[p.i]
+	p.i++
+	switch c {
+	case 'b':
+		return '\b', nil
+	case 'd':
+		return 0x7f, nil
+	case 'e':
+		return 0x1b, nil
+	case 'f':
+		return '\f', nil
+	case 'n':
+		return '\n', nil
+	case 'r':
+		return '\r', nil
+	case 's':
+		return ' ', nil
+	case 't':
+		return '\t', nil
+	case 'v':
+		return '\v', nil
+	case '^':
+		if p.i >= len(p.s) {
+			return 0, &parseError{Offset: start, Msg: "unterminated escape"}
+		}
+		ctl := p.s[p.i]
+		p.i++
+		return rune(ctl) & 31, nil
+	case 'x':
+		var digits string
+		if p.peek() == '{' {
+			end := strings.IndexByte(p.s[p.i:], '}')
+			if end < 0 {
+				return 0, &parseError{Offset: start, Msg: `unterminated \x{`}
+			}
+			digits = p.s[p.i+1 : p.i+end]
+			p.i += end + 1
+		} else {
+			j := p.i
+			for j < len(p.s) && j < p.i+2 && isHex(p.s[j]) {
+				j++
+			}
+			digits = p.s[p.i:j]
+			p.i = j
+		}
+		n, err := strconv.ParseUint(digits, 16, 32)
+		if err != nil || n > utf8.MaxRune {
+			return 0, &parseError{Offset: start, Msg: fmt.Sprintf(`bad escape \x%s`, digits)}
+		}
+		return rune(n), nil
+	}
+	if '0' <= c && c <= '7' {
+		n := rune(c - '0')
+		for k := 0; k < 2 && '0' <= p.peek() && p.peek() <= '7'; k++ {
+			n = n*8 + rune(p.peek()-'0')
+			p.i++
+		}
+		return n, nil
+	}
+	r, size := utf8.DecodeRuneInString(p.s[p.i-1:])
+	p.i += size - 1
+	return r, nil // \\, \', \" and any other character stand for themselves
+}
+
+func isHex(c byte) bool {
+	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// number parses an integer or a float, with an optional sign: 12, -3,
+// 1_000, 16#ff, $a, 2.5, 1.0e-3.
+func (p *parser) number() (ei.Term, error) {
+	start := p.i
+	neg := false
+	if c := p.peek(); c == '-' || c == '+' {
+		neg = c == '-'
+		p.i++
+		p.space()
+	}
+	if p.peek() == '$' {
+		p.i++
+		if p.i >= len(p.s) {
+			return nil, &parseError{Offset: start, Msg: "missing character after $"}
+		}
+		var r rune
+		if p.s[p.i] == '\\' {
+			var err error
+			if r, err = p.escape(); err != nil {
+				return nil, err
+			}
+		} else {
+			var size int
+			r, size = utf8.DecodeRuneInString(p.s[p.i:])
+			p.i += size
+		}
+		if neg {
+			r = -r
+		}
+		return int64(r), nil
+	}
+	digits := p.digits(isDigit)
+	if digits == "" {
+		return nil, &parseError{Offset: start, Msg: fmt.Sprintf("bad number %q", p.s[start:p.i])}
+	}
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	switch {
+	case p.peek() == '#':
+		base, err := strconv.Atoi(digits)
+		if err != nil || base < 2 || base > 36 {
+			return nil, &parseError{Offset: start, Msg: fmt.Sprintf("bad base %s", digits)}
+		}
+		p.i++
+		ds := p.digits(func(c byte) bool { return digitValue(c) < base })
+		return intTerm(sign+ds, base, start)
+	case p.peek() == '.' && p.i+1 < len(p.s) && isDigit(p.s[p.i+1]):
+		p.i++
+		frac := p.digits(isDigit)
+		text := sign + digits + "." + frac
+		if c := p.peek(); c == 'e' || c == 'E' {
+			j := p.i + 1
+			if j < len(p.s) && (p.s[j] == '-' || p.s[j] == '+') {
+				j++
+			}
+			if j < len(p.s) && isDigit(p.s[j]) {
+				exp := p.s[p.i+1 : j]
+				p.i = j
+				text += "e" + exp + p.digits(isDigit)
+			}
+		}
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, &parseError{Offset: start, Msg: fmt.Sprintf("bad float %s", text)}
+		}
+		return f, nil
+	}
+	return intTerm(sign+digits, 10, start)
+}
+
+// digits consumes digits accepted by ok, with single underscores between
+// them, and returns them without the underscores.
+func (p *parser) digits(ok func(byte) bool) string {
+	var sb strings.Builder
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		if c == '_' && sb.Len() > 0 && p.i+1 < len(p.s) && ok(p.s[p.i+1]) {
+			p.i++
+			continue
+		}
+		if !ok(c) {
+			break
+		}
+		sb.WriteByte(c)
+		p.i++
+	}
+	return sb.String()
+}
+
+func digitValue(c byte) int {
+	switch {
+	case isDigit(c):
+		return int(c - '0')
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'Z':
+		return int(c-'A') + 10
+	}
+	return 99
+}
+
+// intTerm converts digits to int64, or to *big.Int when they do not fit.
+func intTerm(s string, base, offset int) (ei.Term, error) {
+	if n, err := strconv.ParseInt(s, base, 64); err == nil {
+		return n, nil
+	}
+	n, ok := new(big.Int).SetString(s, base)
+	if !ok {
+		return nil, &parseError{Offset: offset, Msg: fmt.Sprintf("bad integer %q", s)}
+	}
+	return n, nil
+}

@@ -9,8 +9,8 @@ import (
 )
 
 func TestFormatTerm(t *testing.T) {
-	big65, _ := new(big.Int).SetString("10000000000000000", 16)   // 2^64
-	big70, _ := new(big.Int).SetString("400000000000000000", 16)  // 2^70
+	big65, _ := new(big.Int).SetString("10000000000000000", 16)  // 2^64
+	big70, _ := new(big.Int).SetString("400000000000000000", 16) // 2^70
 	u64, _ := new(big.Int).SetString("18446744073709551615", 10) // 2^64-1
 	long := make(ei.Binary, 32)
 	for i := range long {

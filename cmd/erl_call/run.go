@@ -315,15 +315,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintf(stderr, "erl_call: module = %s, function = %s, args = %s\n", mod, fun, argText)
 		}
 		t, err := parseTerm(argText)
-		if err == nil {
-			if _, ok := t.(ei.List); !ok {
-				err = errors.New("the arguments are not a list")
-			}
-		}
 		if err != nil {
 			return fail(255, "Failed to parse arguments,\nsee the documentation for allowed term types.\nArguments: %s\n%v", argText, err)
 		}
-		reply, err := call(ctx, conn, cfg.fetchStdout, ei.Atom(mod), ei.Atom(fun), t.(ei.List), stdout)
+		reply, err := call(ctx, conn, cfg.fetchStdout, ei.Atom(mod), ei.Atom(fun), t, stdout)
 		if err != nil {
 			return fail(255, "rpc %s:%s failed: %v", mod, fun, err)
 		}
@@ -343,12 +338,17 @@ func printResult(stdout io.Writer, reply ei.Term) {
 
 // call calls mod:fun(args...) on the node and returns the result, giving a
 // {badrpc, Reason} reply back as a term, as erl_call prints it. With
-// fetchStdout, what the call prints goes to stdout.
-func call(ctx context.Context, c *ei.Conn, fetchStdout bool, mod, fun ei.Atom, args ei.List, stdout io.Writer) (ei.Term, error) {
+// fetchStdout, what the call prints goes to stdout. Args that are not a
+// list are sent as they are, as erl_call does, for rex to refuse.
+func call(ctx context.Context, c *ei.Conn, fetchStdout bool, mod, fun ei.Atom, args ei.Term, stdout io.Writer) (ei.Term, error) {
 	if fetchStdout {
-		return callFetchStdout(ctx, c, mod, fun, args, stdout)
+		return callRex(ctx, c, mod, fun, args, "send_stdout_to_caller", stdout)
 	}
-	reply, err := c.RPC(ctx, mod, fun, args)
+	list, ok := args.(ei.List)
+	if !ok {
+		return callRex(ctx, c, mod, fun, args, "user", stdout)
+	}
+	reply, err := c.RPC(ctx, mod, fun, list)
 	var rerr *ei.RPCError
 	if errors.As(err, &rerr) {
 		return ei.Tuple{ei.Atom("badrpc"), rerr.Reason}, nil
@@ -356,17 +356,18 @@ func call(ctx context.Context, c *ei.Conn, fetchStdout bool, mod, fun ei.Atom, a
 	return reply, err
 }
 
-// callFetchStdout is an rpc whose group leader forwards output to the
-// caller, as erl_interface's ei_xrpc_to with EI_RPC_FETCH_STDOUT: it sends
-// {Self, {call, Mod, Fun, Args, send_stdout_to_caller}} to rex, writes the
-// binaries of the {rex_stdout, Binary} messages that follow to stdout, and
-// returns the Result of {rex, Result}.
-func callFetchStdout(ctx context.Context, c *ei.Conn, mod, fun ei.Atom, args ei.List, stdout io.Writer) (ei.Term, error) {
+// callRex makes an rpc call the way ei.Conn.RPC does, but with any
+// arguments and group leader: it sends {Self, {call, Mod, Fun, Args,
+// GroupLeader}} to rex and returns the Result of the {rex, Result} sent
+// back. With the group leader send_stdout_to_caller, as erl_interface's
+// ei_xrpc_to with EI_RPC_FETCH_STDOUT uses, the output of the call arrives
+// first as {rex_stdout, Binary} messages, which callRex writes to stdout.
+func callRex(ctx context.Context, c *ei.Conn, mod, fun ei.Atom, args ei.Term, gl ei.Atom, stdout io.Writer) (ei.Term, error) {
 	self, err := c.Node().Pid()
 	if err != nil {
 		return nil, err
 	}
-	req := ei.Tuple{self, ei.Tuple{ei.Atom("call"), mod, fun, args, ei.Atom("send_stdout_to_caller")}}
+	req := ei.Tuple{self, ei.Tuple{ei.Atom("call"), mod, fun, args, gl}}
 	if err := c.RegSend(ctx, self, "rex", req); err != nil {
 		return nil, err
 	}
@@ -422,7 +423,9 @@ func splitApply(s string) (mod, fun, args string, err error) {
 	return mod, fun, args, nil
 }
 
-func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' }
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v'
+}
 
 // cut returns the first word of s and the rest after the white space
 // that follows it.

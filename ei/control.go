@@ -46,7 +46,7 @@ type Control interface {
 // Link is LINK: {1, From, To}.
 type Link struct{ From, To Pid }
 
-// Send is SEND: {2, '', To}, followed by the message.
+// Send is SEND: {2, ”, To}, followed by the message.
 type Send struct{ To Pid }
 
 // Exit is EXIT: {3, From, To, Reason}, the exit signal of a linked process.
@@ -58,7 +58,7 @@ type Exit struct {
 // Unlink is the old UNLINK: {4, From, To}, used by peers without UNLINK_ID.
 type Unlink struct{ From, To Pid }
 
-// RegSend is REG_SEND: {6, From, '', To}, followed by the message to the
+// RegSend is REG_SEND: {6, From, ”, To}, followed by the message to the
 // process registered as To.
 type RegSend struct {
 	From Pid
@@ -74,7 +74,7 @@ type Exit2 struct {
 	Reason   Term
 }
 
-// SendTT is SEND_TT: {12, '', To, TraceToken}, followed by the message.
+// SendTT is SEND_TT: {12, ”, To, TraceToken}, followed by the message.
 type SendTT struct {
 	To         Pid
 	TraceToken Term
@@ -87,7 +87,7 @@ type ExitTT struct {
 	Reason     Term
 }
 
-// RegSendTT is REG_SEND_TT: {16, From, '', To, TraceToken}, followed by
+// RegSendTT is REG_SEND_TT: {16, From, ”, To, TraceToken}, followed by
 // the message.
 type RegSendTT struct {
 	From       Pid

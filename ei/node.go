@@ -252,6 +252,23 @@ func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
 	return n.clientConn(ctx, nc, peer, version)
 }
 
+// ConnectAddr connects to the node peer listening at the TCP address
+// addr ("host:port"), without asking epmd. It is otherwise Connect.
+func (n *Node) ConnectAddr(ctx context.Context, peer, addr string) (*Conn, error) {
+	if err := n.init(); err != nil {
+		return nil, err
+	}
+	if !validNodeName(peer) {
+		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
+	}
+	return n.clientConn(ctx, nc, peer, distVersion6)
+}
+
 // ClientConn runs the connecting side of the handshake on nc, which must
 // lead to the node peer, and returns the connection. It is Connect without
 // epmd and dialling. ClientConn takes ownership of nc: it closes it when

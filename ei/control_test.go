@@ -1,0 +1,88 @@
+package ei
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestControlTuples checks each control message against the tuple the
+// spec gives for it, in both directions.
+func TestControlTuples(t *testing.T) {
+	a := Pid{Node: "a@h", ID: 1, Serial: 2, Creation: 3}
+	b := Pid{Node: "b@h", ID: 4, Serial: 5, Creation: 6}
+	r := Ref{Node: "b@h", Creation: 6, ID: []uint32{7, 8, 9}}
+	tok := Atom("token")
+	tests := []struct {
+		ctl   Control
+		tuple Tuple
+	}{
+		{Link{From: a, To: b}, Tuple{int64(1), a, b}},                                // LINK
+		{Send{To: b}, Tuple{int64(2), Atom(""), b}},                                  // SEND, unused cookie ''
+		{Exit{From: a, To: b, Reason: Atom("r")}, Tuple{int64(3), a, b, Atom("r")}},  // EXIT
+		{Unlink{From: a, To: b}, Tuple{int64(4), a, b}},                              // UNLINK
+		{RegSend{From: a, To: "n"}, Tuple{int64(6), a, Atom(""), Atom("n")}},         // REG_SEND
+		{GroupLeader{From: a, To: b}, Tuple{int64(7), a, b}},                         // GROUP_LEADER
+		{Exit2{From: a, To: b, Reason: Atom("r")}, Tuple{int64(8), a, b, Atom("r")}}, // EXIT2
+		{SendTT{To: b, TraceToken: tok}, Tuple{int64(12), Atom(""), b, tok}},         // SEND_TT
+		{ExitTT{From: a, To: b, TraceToken: tok, Reason: Atom("r")}, Tuple{int64(13), a, b, tok, Atom("r")}},
+		{RegSendTT{From: a, To: "n", TraceToken: tok}, Tuple{int64(16), a, Atom(""), Atom("n"), tok}},
+		{Exit2TT{From: a, To: b, TraceToken: tok, Reason: Atom("r")}, Tuple{int64(18), a, b, tok, Atom("r")}},
+		{MonitorP{From: a, To: b, Ref: r}, Tuple{int64(19), a, b, r}},                 // MONITOR_P
+		{MonitorP{From: a, To: Atom("n"), Ref: r}, Tuple{int64(19), a, Atom("n"), r}}, // MONITOR_P by name
+		{DemonitorP{From: a, To: b, Ref: r}, Tuple{int64(20), a, b, r}},               // DEMONITOR_P
+		{MonitorPExit{From: b, To: a, Ref: r, Reason: Atom("r")}, Tuple{int64(21), b, a, r, Atom("r")}},
+		{SendSender{From: a, To: b}, Tuple{int64(22), a, b}},                           // SEND_SENDER
+		{SendSenderTT{From: a, To: b, TraceToken: tok}, Tuple{int64(23), a, b, tok}},   // SEND_SENDER_TT
+		{PayloadExit{From: a, To: b}, Tuple{int64(24), a, b}},                          // PAYLOAD_EXIT
+		{PayloadExitTT{From: a, To: b, TraceToken: tok}, Tuple{int64(25), a, b, tok}},  // PAYLOAD_EXIT_TT
+		{PayloadExit2{From: a, To: b}, Tuple{int64(26), a, b}},                         // PAYLOAD_EXIT2
+		{PayloadExit2TT{From: a, To: b, TraceToken: tok}, Tuple{int64(27), a, b, tok}}, // PAYLOAD_EXIT2_TT
+		{PayloadMonitorPExit{From: Atom("n"), To: a, Ref: r}, Tuple{int64(28), Atom("n"), a, r}},
+		{AliasSend{From: a, Alias: r}, Tuple{int64(33), a, r}},                            // ALIAS_SEND
+		{AliasSendTT{From: a, Alias: r, TraceToken: tok}, Tuple{int64(34), a, r, tok}},    // ALIAS_SEND_TT
+		{UnlinkID{ID: 1 << 60, From: a, To: b}, Tuple{int64(35), int64(1 << 60), a, b}},   // UNLINK_ID
+		{UnlinkIDAck{ID: 5, From: a, To: b}, Tuple{int64(36), int64(5), a, b}},            // UNLINK_ID_ACK
+		{UnknownControl{Tuple: Tuple{int64(29), Atom("x")}}, Tuple{int64(29), Atom("x")}}, // SPAWN_REQUEST, not modelled
+		{UnknownControl{Tuple: Tuple{int64(1), a}}, Tuple{int64(1), a}},                   // LINK of the wrong arity
+	}
+	for _, tt := range tests {
+		got, err := tt.ctl.appendControl(nil)
+		if err != nil {
+			t.Errorf("appendControl(%#v) = %v", tt.ctl, err)
+			continue
+		}
+		want, err := AppendTerm(nil, tt.tuple)
+		if err != nil {
+			t.Fatalf("AppendTerm(%v) = %v", tt.tuple, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("appendControl(%#v) = %x, want %x", tt.ctl, got, want)
+		}
+		ctl, err := readControl(NewReader(want))
+		if err != nil || !reflect.DeepEqual(ctl, tt.ctl) {
+			t.Errorf("readControl(%x) = %#v, %v; want %#v", want, ctl, err, tt.ctl)
+		}
+	}
+}
+
+// TestReadControlErrors checks malformed control tuples.
+func TestReadControlErrors(t *testing.T) {
+	a := Pid{Node: "a@h", ID: 1}
+	for _, tuple := range []Term{
+		Atom("link"),                             // not a tuple
+		Tuple{},                                  // no operation
+		Tuple{Atom("link"), a, a},                // operation not an integer
+		Tuple{int64(1), a, Atom("x")},            // LINK to a non-pid
+		Tuple{int64(6), a, Atom(""), int64(1)},   // REG_SEND to a non-atom
+		Tuple{int64(19), a, int64(1), Atom("r")}, // MONITOR_P of a number
+		Tuple{int64(35), int64(-1), a, a},        // UNLINK_ID with a negative id
+	} {
+		b, err := AppendTerm(nil, tuple)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctl, err := readControl(NewReader(b)); err == nil {
+			t.Errorf("readControl(%v) = %#v, want an error", tuple, ctl)
+		}
+	}
+}

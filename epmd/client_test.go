@@ -206,10 +206,10 @@ func TestClientBadNames(t *testing.T) {
 func TestClientPortPleaseHost(t *testing.T) {
 	got := make(chan []byte, 1)
 	c := fakeEPMD(t, replyWith(got, fooPort2Resp))
-	// Nothing listens on 127.0.0.2 at the fake's port: the fake is on 127.0.0.1.
-	c.Host = "127.0.0.2"
+	// Nothing listens on ::1 at the fake's port: the fake is on 127.0.0.1.
+	c.Host = "::1"
 	if _, err := c.PortPlease(t.Context(), "foo"); err == nil {
-		t.Fatalf("PortPlease(foo) via 127.0.0.2 succeeded, want a dial error")
+		t.Fatalf("PortPlease(foo) via ::1 succeeded, want a dial error")
 	}
 	info, err := c.PortPlease(t.Context(), "foo@127.0.0.1")
 	if err != nil || !reflect.DeepEqual(info, fooInfo) {
@@ -535,16 +535,19 @@ func TestRegistrationShutdown(t *testing.T) {
 	t.Run("epmd never closes", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
+		release := make(chan struct{})
 		c := publishFake(t, make(chan []byte, 1), ok, func(c net.Conn) {
 			io.Copy(io.Discard, c) // the client's write half is closed
-			cancel()               // give up on Shutdown, keep the conn open
-			c.Read(make([]byte, 1))
+			cancel()               // give up on Shutdown
+			<-release              // keep the conn open until Shutdown returned
 		})
 		r, err := c.Publish(t.Context(), NodeInfo{Name: "foo", Port: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		err = r.Shutdown(ctx)
+		close(release)
+		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Shutdown() = %v, want context.Canceled", err)
 		}
 		<-r.Done()

@@ -193,6 +193,11 @@ func TestErlCallWrongCookie(t *testing.T) {
 	if got.code != 1 || !strings.Contains(stderr, "failed to connect") {
 		t.Errorf("erl_call with a wrong cookie: exit %d, stderr %q, want exit 1 and a connect failure", got.code, stderr)
 	}
+	// -s does not try to start a node that runs and refused us.
+	got, stderr = runOurs(t, "", "-s", "-sname", node.SName, "-c", "wrong", "-a", "erlang node")
+	if got.code != 1 || !strings.Contains(stderr, "failed to connect") {
+		t.Errorf("erl_call -s with a wrong cookie: exit %d, stderr %q, want exit 1 and a connect failure", got.code, stderr)
+	}
 }
 
 func TestErlCallModule(t *testing.T) {

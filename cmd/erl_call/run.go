@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/goei/goei/ei"
+	"github.com/goei/goei/epmd"
 )
 
 // exitCode ends the program with a status after run has printed what it
@@ -205,7 +206,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var module []byte
 	var modName string
 	if cfg.module {
-		if module, err = io.ReadAll(stdin); err != nil {
+		if module, err = readAll(ctx, stdin); err != nil {
 			return fail(1, "can't read stdin: %v", err)
 		}
 		modName = moduleName(module)
@@ -246,7 +247,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case cfg.start && !cfg.halt:
 		conn, err = node.Connect(ctx, peer)
-		if err != nil {
+		if notRunning(err) {
 			if cfg.verbose {
 				fmt.Fprintf(stderr, "erl_call: %s is not running (%v); starting it\n", peer, err)
 			}
@@ -293,7 +294,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	if cfg.eval {
-		input, err := io.ReadAll(stdin)
+		input, err := readAll(ctx, stdin)
 		if err != nil {
 			return fail(1, "can't read stdin: %v", err)
 		}
@@ -401,6 +402,33 @@ func callRex(ctx context.Context, c *ei.Conn, mod, fun ei.Atom, args ei.Term, gl
 		case ei.Atom("rex"):
 			return t[1], nil
 		}
+	}
+}
+
+// notRunning reports whether a Connect error says that no node by the
+// name runs: epmd does not know it, or there is no epmd to ask. Other
+// errors, such as a refused handshake, come from a running node.
+func notRunning(err error) bool {
+	var oerr *net.OpError
+	return errors.Is(err, epmd.ErrNotRegistered) || errors.As(err, &oerr) && oerr.Op == "dial"
+}
+
+// readAll reads r to its end, or until ctx ends (for -timeout).
+func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(r)
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		return res.b, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err() // the reading goroutine ends with the program
 	}
 }
 

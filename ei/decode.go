@@ -5,10 +5,13 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -104,6 +107,7 @@ type Reader struct {
 
 	data []byte
 	off  int
+	last *atomEntry // the last atom decoded, to skip hashing repeats
 }
 
 // NewReader returns a Reader over data, which it does not copy. The data
@@ -152,15 +156,87 @@ func (r *Reader) bytes(n int) []byte {
 	return r.data[r.off-n : r.off]
 }
 
-// Boxed terms that are common enough to share instead of allocating.
-var (
-	emptyList Term = List{}
-	trueTerm  Term = Atom("true")
-	falseTerm Term = Atom("false")
-)
+// emptyList is [], boxed once.
+var emptyList Term = List{}
 
-// term decodes one term at nesting depth depth.
+// term decodes one term at nesting depth depth. It handles the commonest
+// tags in a small function and leaves the rest to termSlow.
 func (r *Reader) term(depth int) (Term, error) {
+	if r.off >= len(r.data) {
+		return nil, r.truncated(r.off, "term")
+	}
+	switch r.data[r.off] {
+	case tagSmallAtomUTF8:
+		if r.off+1 < len(r.data) {
+			n := int(r.data[r.off+1])
+			if end := r.off + 2 + n; end <= len(r.data) {
+				b := r.data[r.off+2 : end]
+				if e := r.last; e != nil && string(e.atom) == string(b) {
+					r.off = end
+					return e.term, nil
+				}
+				if e := lookup(b); e != nil {
+					r.off = end
+					r.last = e
+					return e.term, nil
+				}
+				if utf8.Valid(b) {
+					r.off = end
+					r.last = intern(b)
+					return r.last.term, nil
+				}
+			}
+		}
+	case tagSmallInteger:
+		if r.off+1 < len(r.data) {
+			v := r.data[r.off+1]
+			r.off += 2
+			return int64(v), nil
+		}
+	case tagNil:
+		r.off++
+		return emptyList, nil
+	case tagSmallTuple:
+		if r.off+1 < len(r.data) {
+			return r.tuple(depth)
+		}
+	case tagList:
+		r.off++
+		return r.list(r.off-1, depth)
+	}
+	return r.termSlow(depth)
+}
+
+// tuple decodes a SMALL_TUPLE_EXT or LARGE_TUPLE_EXT.
+func (r *Reader) tuple(depth int) (Term, error) {
+	start := r.off
+	tag := r.u8()
+	var n uint64
+	if tag == tagSmallTuple && r.has(1) {
+		n = uint64(r.u8())
+	} else if tag == tagLargeTuple && r.has(4) {
+		n = uint64(r.u32())
+	} else {
+		return nil, r.truncated(start, tagName(tag))
+	}
+	if !r.has(n) { // each element takes at least a byte
+		return nil, r.truncated(start, tagName(tag))
+	}
+	if depth >= MaxDepth {
+		return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
+	}
+	t := make(Tuple, n)
+	for i := range t {
+		var err error
+		if t[i], err = r.term(depth + 1); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// termSlow decodes any term.
+func (r *Reader) termSlow(depth int) (Term, error) {
 	start := r.off
 	if !r.has(1) {
 		return nil, r.truncated(start, "term")
@@ -169,17 +245,7 @@ func (r *Reader) term(depth int) (Term, error) {
 	switch tag {
 	case tagSmallAtomUTF8, tagAtomUTF8, tagSmallAtom, tagAtom, tagAtomCacheRef:
 		r.off = start
-		a, err := r.atom()
-		if err != nil {
-			return nil, err
-		}
-		switch a {
-		case "true":
-			return trueTerm, nil
-		case "false":
-			return falseTerm, nil
-		}
-		return a, nil
+		return r.atomTerm()
 
 	case tagSmallInteger:
 		if !r.has(1) {
@@ -213,28 +279,8 @@ func (r *Reader) term(depth int) (Term, error) {
 		return f, nil
 
 	case tagSmallTuple, tagLargeTuple:
-		var n uint64
-		if tag == tagSmallTuple && r.has(1) {
-			n = uint64(r.u8())
-		} else if tag == tagLargeTuple && r.has(4) {
-			n = uint64(r.u32())
-		} else {
-			return nil, r.truncated(start, tagName(tag))
-		}
-		if !r.has(n) { // each element takes at least a byte
-			return nil, r.truncated(start, tagName(tag))
-		}
-		if depth >= MaxDepth {
-			return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
-		}
-		t := make(Tuple, n)
-		for i := range t {
-			var err error
-			if t[i], err = r.term(depth + 1); err != nil {
-				return nil, err
-			}
-		}
-		return t, nil
+		r.off = start
+		return r.tuple(depth)
 
 	case tagNil:
 		return emptyList, nil
@@ -366,7 +412,7 @@ func (r *Reader) term(depth int) (Term, error) {
 	return nil, r.errorf(start, "unknown tag %d", tag)
 }
 
-// list decodes the rest of a LIST_EXT that started at start. Lists whose
+// list decodes the rest of a LIST_EXT whose tag, at start, was consumed. Lists whose
 // tail is a list (which erl never sends) are flattened, so a Term that
 // compares equal in Erlang decodes to the same Go value.
 func (r *Reader) list(start, depth int) (Term, error) {
@@ -443,6 +489,20 @@ func growTerms(s []Term, n int) []Term {
 	return append(s, make([]Term, n)...)[:len(s)]
 }
 
+// atomTerm decodes any of the atom encodings as a boxed Term.
+func (r *Reader) atomTerm() (Term, error) {
+	b, latin1, cached, err := r.atomBytes()
+	switch {
+	case err != nil:
+		return nil, err
+	case b == nil:
+		return cached, nil
+	case latin1:
+		b = latin1ToUTF8(b)
+	}
+	return intern(b).term, nil
+}
+
 // atom decodes any of the atom encodings.
 func (r *Reader) atom() (Atom, error) {
 	b, latin1, cached, err := r.atomBytes()
@@ -454,7 +514,63 @@ func (r *Reader) atom() (Atom, error) {
 	case latin1:
 		return latin1Atom(b), nil
 	}
-	return Atom(b), nil
+	if e := r.last; e != nil && string(e.atom) == string(b) {
+		return e.atom, nil
+	}
+	r.last = intern(b)
+	return r.last.atom, nil
+}
+
+// runeCount counts the characters of valid UTF-8 (without allocating, which
+// utf8.RuneCount may do).
+func runeCount(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c&0xc0 != 0x80 {
+			n++
+		}
+	}
+	return n
+}
+
+// atomEntry is an atom and the same atom boxed as a Term.
+type atomEntry struct {
+	atom Atom
+	term Term
+}
+
+// atomTable caches decoded atoms so that decoding a known atom does not
+// allocate. Like Erlang's atom table it is shared by all decoders; unlike
+// it, it has a fixed size and a colliding atom replaces the entry, so
+// input with many distinct atoms cannot grow it.
+var (
+	atomSeed  = maphash.MakeSeed()
+	atomTable [1 << 12]atomic.Pointer[atomEntry]
+)
+
+func atomSlot(b []byte) *atomic.Pointer[atomEntry] {
+	return &atomTable[maphash.Bytes(atomSeed, b)%uint64(len(atomTable))]
+}
+
+// lookup returns the table entry for atom b, or nil.
+func lookup(b []byte) *atomEntry {
+	if e := atomSlot(b).Load(); e != nil && string(e.atom) == string(b) {
+		return e
+	}
+	return nil
+}
+
+// intern returns the table entry for the valid UTF-8 atom b, adding it if
+// needed.
+func intern(b []byte) *atomEntry {
+	slot := atomSlot(b)
+	if e := slot.Load(); e != nil && string(e.atom) == string(b) {
+		return e
+	}
+	a := Atom(b)
+	e := &atomEntry{atom: a, term: a}
+	slot.Store(e)
+	return e
 }
 
 // atomBytes consumes an atom and returns its bytes, which are Latin-1 if
@@ -510,15 +626,17 @@ func (r *Reader) atomBytes() (b []byte, latin1 bool, cached Atom, err error) {
 		r.off = start
 		return nil, false, "", r.errorf(start, "atom is not valid UTF-8")
 	}
-	if n > math.MaxUint8 && utf8.RuneCount(b) > math.MaxUint8 {
+	if n > math.MaxUint8 && runeCount(b) > math.MaxUint8 {
 		r.off = start
-		return nil, false, "", r.errorf(start, "atom of %d characters, more than 255", utf8.RuneCount(b))
+		return nil, false, "", r.errorf(start, "atom of %d characters, more than 255", runeCount(b))
 	}
 	return b, false, "", nil
 }
 
 // latin1Atom converts a Latin-1 atom to UTF-8.
-func latin1Atom(b []byte) Atom {
+func latin1Atom(b []byte) Atom { return intern(latin1ToUTF8(b)).atom }
+
+func latin1ToUTF8(b []byte) []byte {
 	for i, c := range b {
 		if c >= utf8.RuneSelf {
 			u := make([]byte, i, 2*len(b))
@@ -526,10 +644,10 @@ func latin1Atom(b []byte) Atom {
 			for _, c := range b[i:] {
 				u = utf8.AppendRune(u, rune(c))
 			}
-			return Atom(u)
+			return u
 		}
 	}
-	return Atom(b)
+	return b
 }
 
 // bigInt decodes any integer encoding. It returns x != nil only when the
@@ -584,11 +702,12 @@ func (r *Reader) bigInt() (i int64, x *big.Int, err error) {
 			return int64(-u), nil, nil
 		}
 	}
-	be := make([]byte, hi)
-	for j := range be {
-		be[j] = digits[hi-1-j]
+	const wordBytes = bits.UintSize / 8
+	words := make([]big.Word, (hi+wordBytes-1)/wordBytes)
+	for j, d := range digits[:hi] {
+		words[j/wordBytes] |= big.Word(d) << (8 * (j % wordBytes))
 	}
-	x = new(big.Int).SetBytes(be)
+	x = new(big.Int).SetBits(words)
 	if neg {
 		x.Neg(x)
 	}

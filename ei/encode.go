@@ -223,6 +223,16 @@ func AppendAtom(b []byte, a Atom) ([]byte, error) {
 // checkAtom reports whether s is valid as an atom: UTF-8, at most 255
 // characters.
 func checkAtom(s string) error {
+	if len(s) <= math.MaxUint8 {
+		// Fast path: short ASCII atoms.
+		var or byte
+		for i := 0; i < len(s); i++ {
+			or |= s[i]
+		}
+		if or < utf8.RuneSelf {
+			return nil
+		}
+	}
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("ei: atom %q is not valid UTF-8", truncate(s))
 	}

@@ -184,3 +184,43 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSkipCorpus checks every golden with Reader.Skip, which builds
+// nothing: comparable to libei's ei_skip_term.
+func BenchmarkSkipCorpus(b *testing.B) {
+	gs := benchGoldens(b)
+	size := 0
+	for _, g := range gs {
+		size += len(g.data)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, g := range gs {
+			r := Reader{data: g.data, off: 1}
+			if err := r.Skip(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkAppendGenCall encodes {'$gen_call', {Pid, Ref}, {get, 42}} with
+// the Append functions, as ei_x_encode_* would.
+func BenchmarkAppendGenCall(b *testing.B) {
+	pid := Pid{Node: "n@h", ID: 85}
+	ref := Ref{Node: "n@h", ID: []uint32{1, 2, 3}}
+	buf := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendVersion(buf[:0])
+		buf = AppendTupleHeader(buf, 3)
+		buf, _ = AppendAtom(buf, "$gen_call")
+		buf = AppendTupleHeader(buf, 2)
+		buf, _ = AppendPid(buf, pid)
+		buf, _ = AppendRef(buf, ref)
+		buf = AppendTupleHeader(buf, 2)
+		buf, _ = AppendAtom(buf, "get")
+		buf = AppendInt(buf, 42)
+	}
+}

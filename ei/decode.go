@@ -108,6 +108,29 @@ type Reader struct {
 	data []byte
 	off  int
 	last *atomEntry // the last atom decoded, to skip hashing repeats
+	slab []Term     // backing store for small tuples and lists
+}
+
+// slabSize is the most elements a slab holds; bigger tuples and lists get
+// their own allocation.
+const slabSize = 64
+
+// terms returns a slice of n zero Terms, carved from a shared slab when n is
+// small so that small containers do not each cost an allocation. Its
+// capacity is n, so appending to it never touches a neighbour. n must not
+// exceed the bytes left.
+func (r *Reader) terms(n int) []Term {
+	if n == 0 || n > slabSize {
+		return make([]Term, n)
+	}
+	if cap(r.slab)-len(r.slab) < n {
+		// Most terms take two bytes or more, so size the slab by what
+		// the rest of the input can fill.
+		r.slab = make([]Term, 0, max(n, min(slabSize, (len(r.data)-r.off)/2)))
+	}
+	i := len(r.slab)
+	r.slab = r.slab[:i+n]
+	return r.slab[i : i+n : i+n]
 }
 
 // NewReader returns a Reader over data, which it does not copy. The data
@@ -225,7 +248,7 @@ func (r *Reader) tuple(depth int) (Term, error) {
 	if depth >= MaxDepth {
 		return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
 	}
-	t := make(Tuple, n)
+	t := Tuple(r.terms(int(n)))
 	for i := range t {
 		var err error
 		if t[i], err = r.term(depth + 1); err != nil {
@@ -372,32 +395,21 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 
 	case tagNewerReference, tagNewReference, tagReference:
 		r.off = start
-		ref, err := r.ref()
+		ref, err := r.ref(true)
 		if err != nil {
 			return nil, err
 		}
 		return ref, nil
 
 	case tagNewFun:
-		return r.fun(start, depth)
+		return r.fun(start, depth, true)
 
 	case tagExport:
-		var e Export
-		var err error
-		if e.Module, err = r.atom(); err != nil {
-			return nil, err
-		}
-		if e.Function, err = r.atom(); err != nil {
-			return nil, err
-		}
-		arity, err := r.uint32Term()
+		r.off = start
+		e, err := r.export()
 		if err != nil {
 			return nil, err
 		}
-		if arity > math.MaxUint8 {
-			return nil, r.errorf(start, "EXPORT_EXT arity %d", arity)
-		}
-		e.Arity = uint8(arity)
 		return e, nil
 
 	case tagFun:
@@ -429,7 +441,7 @@ func (r *Reader) list(start, depth int) (Term, error) {
 			return nil, r.truncated(start, "LIST_EXT")
 		}
 		if elems == nil {
-			elems = make([]Term, 0, n)
+			elems = r.terms(int(n))[:0]
 		} else {
 			elems = growTerms(elems, int(n))
 		}
@@ -767,6 +779,30 @@ func (r *Reader) float() (float64, error) {
 	return f, nil
 }
 
+// export decodes EXPORT_EXT.
+func (r *Reader) export() (Export, error) {
+	start := r.off
+	r.off++ // the tag, checked by the caller
+	var e Export
+	var err error
+	if e.Module, err = r.atom(); err == nil {
+		e.Function, err = r.atom()
+	}
+	var arity uint32
+	if err == nil {
+		arity, err = r.uint32Term()
+	}
+	if err == nil && arity > math.MaxUint8 {
+		err = r.errorf(start, "EXPORT_EXT arity %d", arity)
+	}
+	if err != nil {
+		r.off = start
+		return Export{}, err
+	}
+	e.Arity = uint8(arity)
+	return e, nil
+}
+
 // pid decodes NEW_PID_EXT or PID_EXT.
 func (r *Reader) pid() (Pid, error) {
 	start := r.off
@@ -828,7 +864,8 @@ func (r *Reader) port() (Port, error) {
 }
 
 // ref decodes NEWER_REFERENCE_EXT, NEW_REFERENCE_EXT or REFERENCE_EXT.
-func (r *Reader) ref() (Ref, error) {
+// Unless keep is set it only checks and consumes the bytes.
+func (r *Reader) ref(keep bool) (Ref, error) {
 	start := r.off
 	if !r.has(1) {
 		return Ref{}, r.truncated(start, "reference")
@@ -856,20 +893,19 @@ func (r *Reader) ref() (Ref, error) {
 		r.off = start
 		return Ref{}, err
 	}
-	ref := Ref{Node: node, ID: make([]uint32, n)}
+	ref := Ref{Node: node}
+	if keep {
+		ref.ID = make([]uint32, n)
+	}
 	switch {
 	case tag == tagNewerReference && r.has(uint64(4+4*n)):
 		ref.Creation = r.u32()
-		for i := range ref.ID {
-			ref.ID[i] = r.u32()
-		}
+		r.readWords(ref.ID, n)
 	case tag == tagNewReference && r.has(uint64(1+4*n)):
 		ref.Creation = uint32(r.u8())
-		for i := range ref.ID {
-			ref.ID[i] = r.u32()
-		}
+		r.readWords(ref.ID, n)
 	case tag == tagReference && r.has(5):
-		ref.ID[0] = r.u32()
+		r.readWords(ref.ID, 1)
 		ref.Creation = uint32(r.u8())
 	default:
 		r.off = start
@@ -878,8 +914,20 @@ func (r *Reader) ref() (Ref, error) {
 	return ref, nil
 }
 
-// fun decodes the rest of a NEW_FUN_EXT that started at start.
-func (r *Reader) fun(start, depth int) (Term, error) {
+// readWords reads n words into ids, or skips them if ids is nil.
+func (r *Reader) readWords(ids []uint32, n int) {
+	if ids == nil {
+		r.off += 4 * n
+		return
+	}
+	for i := range ids {
+		ids[i] = r.u32()
+	}
+}
+
+// fun decodes the rest of a NEW_FUN_EXT that started at start. Unless
+// keep is set it only checks and consumes the bytes.
+func (r *Reader) fun(start, depth int, keep bool) (Term, error) {
 	if !r.has(4 + 1 + 16 + 4 + 4) {
 		return nil, r.truncated(start, "NEW_FUN_EXT")
 	}
@@ -908,14 +956,25 @@ func (r *Reader) fun(start, depth int) (Term, error) {
 	if !r.has(numFree) {
 		return nil, r.truncated(start, "NEW_FUN_EXT")
 	}
-	f.FreeVars = make([]Term, numFree)
-	for i := range f.FreeVars {
-		if f.FreeVars[i], err = r.term(depth + 1); err != nil {
-			return nil, err
+	if keep {
+		f.FreeVars = make([]Term, numFree)
+		for i := range f.FreeVars {
+			if f.FreeVars[i], err = r.term(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for range numFree {
+			if err = r.skip(depth + 1); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if got := r.off - sizeStart; uint64(got) != uint64(size) {
 		return nil, r.errorf(start, "NEW_FUN_EXT declares %d bytes, has %d", size, got)
+	}
+	if !keep {
+		return nil, nil
 	}
 	return f, nil
 }
@@ -1132,7 +1191,7 @@ func (r *Reader) ReadPid() (Pid, error) { return r.pid() }
 func (r *Reader) ReadPort() (Port, error) { return r.port() }
 
 // ReadRef decodes a reference.
-func (r *Reader) ReadRef() (Ref, error) { return r.ref() }
+func (r *Reader) ReadRef() (Ref, error) { return r.ref(true) }
 
 // want reports that the term at off is not what the caller asked for.
 func (r *Reader) want(off int, what string) error {
@@ -1246,6 +1305,25 @@ func (r *Reader) skip(depth int) error {
 				return r.skip(depth + 1)
 			}
 		}
+	case tagNewPid, tagPid:
+		_, err := r.pid()
+		return err
+	case tagNewPort, tagPort, tagV4Port:
+		_, err := r.port()
+		return err
+	case tagNewerReference, tagNewReference, tagReference:
+		_, err := r.ref(false)
+		return err
+	case tagNewFloat, tagFloat:
+		_, err := r.float()
+		return err
+	case tagExport:
+		_, err := r.export()
+		return err
+	case tagNewFun:
+		r.off++
+		_, err := r.fun(start, depth, false)
+		return err
 	}
 	_, err := r.term(depth)
 	return err

@@ -377,6 +377,31 @@ func TestGoToErlWrongCookie(t *testing.T) {
 	}
 }
 
+// TestConnectAddrAnyPeer connects by address alone, learning the name
+// from erl's challenge.
+func TestConnectAddrAnyPeer(t *testing.T) {
+	port := erltest.StartOTPEPMD(t)
+	erl := erltest.StartErl(t, port, erltest.Options{})
+	dport, err := erltest.PortOf(port, erl.SName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newGoNode(t, port, 0)
+	ctx := testContext(t)
+	c, err := n.ConnectAddr(ctx, "", fmt.Sprintf("127.0.0.1:%d", dport))
+	if err != nil {
+		t.Fatalf("ConnectAddr(\"\") = %v\n%s", err, erl.Output())
+	}
+	defer c.Close()
+	if c.Peer() != ei.Atom(erl.Name) {
+		t.Errorf("Peer() = %s, want %s", c.Peer(), erl.Name)
+	}
+	got, err := c.RPC(ctx, "erlang", "node", nil)
+	if err != nil || got != ei.Atom(erl.Name) {
+		t.Errorf("RPC(erlang:node()) = %v, %v, want %s", got, err, erl.Name)
+	}
+}
+
 func TestConnectNotRegistered(t *testing.T) {
 	port := erltest.StartOTPEPMD(t)
 	n := newGoNode(t, port, 0)

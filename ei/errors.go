@@ -20,7 +20,7 @@ func (e *ProtocolError) Error() string {
 // HandshakeError reports a peer that refused a distribution handshake with
 // a status such as "not_allowed" or "nok" (recv_status in the spec).
 type HandshakeError struct {
-	Peer   string // the peer's node name
+	Peer   string // the peer's node name, or its address when not known (see Node.ClientConn)
 	Status string // the status the peer sent
 }
 

@@ -112,7 +112,7 @@ type handshake struct {
 	nc     net.Conn
 	cr     *connReader
 	r      *bufio.Reader
-	peer   string // expected peer name (client side), or learned (server side)
+	peer   string // expected peer name (client side, "" for any), or learned
 	trace  io.Writer
 }
 
@@ -242,7 +242,7 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 			return peerInfo{}, err
 		}
 	default:
-		return peerInfo{}, &HandshakeError{Peer: h.peer, Status: status}
+		return peerInfo{}, &HandshakeError{Peer: h.peerName(), Status: status}
 	}
 
 	// recv_challenge
@@ -274,7 +274,15 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 	if r.Failed() {
 		return peerInfo{}, h.protoError(len(msg), "recv_challenge: message truncated")
 	}
-	if string(name) != h.peer {
+	switch {
+	case h.peer == "":
+		// The caller did not know the name (ConnectAddr, ClientConn with
+		// an empty peer): take the one the peer announces.
+		if !validNodeName(string(name)) {
+			return peerInfo{}, h.protoError(len(msg)-len(name), "recv_challenge: bad node name %q", name)
+		}
+		h.peer = string(name)
+	case string(name) != h.peer:
 		return peerInfo{}, h.protoError(len(msg)-len(name), "recv_challenge: peer calls itself %q", name)
 	}
 	p.name = Atom(name)

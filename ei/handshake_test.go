@@ -250,6 +250,8 @@ func TestHandshakeBadPeer(t *testing.T) {
 		{"challenge name too long", "client", [][]byte{[]byte("sok"), ok[:len(ok)-1]}, isProtocolError},
 		{"challenge wrong node", "client", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, "other@host")}, isProtocolError},
 		{"challenge missing flags", "client", [][]byte{[]byte("sok"), challenge('N', FlagHandshake23, name)}, isError},
+		{"challenge bad name, any peer", "any", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, "nohost")}, isProtocolError},
+		{"status refused, any peer", "any", [][]byte{[]byte("snot_allowed")}, isHandshakeError("not_allowed")},
 		{"ack bad", "client", [][]byte{[]byte("sok"), ok, []byte("a123")}, isProtocolError},
 		{"ack wrong digest", "client", [][]byte{[]byte("sok"), ok, append([]byte("a"), make([]byte, 16)...)}, isErrAuth},
 		{"name bad tag", "server", [][]byte{{'x'}}, isProtocolError},
@@ -277,9 +279,12 @@ func TestHandshakeBadPeer(t *testing.T) {
 			n := &Node{Name: "go@host", Cookie: "c", Creation: 1}
 			var c *Conn
 			var err error
-			if tt.side == "client" {
+			switch tt.side {
+			case "client":
 				c, err = n.ClientConn(context.Background(), a, name)
-			} else {
+			case "any":
+				c, err = n.ClientConn(context.Background(), a, "")
+			default:
 				c, err = n.ServerConn(context.Background(), a)
 			}
 			if err == nil {
@@ -375,6 +380,50 @@ func TestHandshakeVersion5(t *testing.T) {
 				t.Errorf("peers = %s, %s", c.Peer(), s.Peer())
 			}
 		})
+	}
+}
+
+// TestClientConnAnyPeer connects with an empty peer name, which accepts
+// the name the server announces.
+func TestClientConnAnyPeer(t *testing.T) {
+	a, b := net.Pipe()
+	client := &Node{Name: "a@host", Cookie: "c", Creation: 11}
+	server := &Node{Name: "b@host", Cookie: "c", Creation: 22}
+	done := make(chan *Conn, 1)
+	go func() {
+		s, err := server.ServerConn(context.Background(), b)
+		if err != nil {
+			t.Errorf("ServerConn() = %v", err)
+		}
+		done <- s
+	}()
+	c, err := client.ClientConn(context.Background(), a, "")
+	if err != nil {
+		t.Fatalf("ClientConn(\"\") = %v", err)
+	}
+	defer c.Close()
+	if s := <-done; s != nil {
+		s.Close()
+	}
+	if c.Peer() != "b@host" {
+		t.Errorf("Peer() = %s, want b@host", c.Peer())
+	}
+	if c.PeerCreation() != 22 {
+		t.Errorf("PeerCreation() = %d, want 22", c.PeerCreation())
+	}
+}
+
+// TestClientConnBadPeer checks that a malformed peer name is refused
+// before any I/O and that nc is closed.
+func TestClientConnBadPeer(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	n := &Node{Name: "a@host", Cookie: "c"}
+	if _, err := n.ClientConn(context.Background(), a, "nohost"); err == nil {
+		t.Errorf("ClientConn(nohost) = nil error, want an error")
+	}
+	if _, err := a.Write([]byte{0}); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("write after ClientConn failed = %v, want io.ErrClosedPipe (nc closed)", err)
 	}
 }
 

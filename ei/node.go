@@ -70,7 +70,8 @@ type Node struct {
 
 	// EPMD is the epmd client used by Connect and Listener.Publish. Nil
 	// means the zero epmd.Client: local epmd at $ERL_EPMD_PORT or 4369;
-	// Connect asks the epmd on the peer's host.
+	// Connect asks the epmd on the peer's host. Its Dialer, if set, also
+	// dials the nodes in Connect and ConnectAddr.
 	EPMD *epmd.Client
 
 	// Logger receives connection events (handshake failures, closed
@@ -177,6 +178,14 @@ func (n *Node) epmdClient() *epmd.Client {
 	return &epmd.Client{}
 }
 
+// dialer returns the dialer for node connections: Node.EPMD's, if set.
+func (n *Node) dialer() *net.Dialer {
+	if n.EPMD != nil && n.EPMD.Dialer != nil {
+		return n.EPMD.Dialer
+	}
+	return &net.Dialer{}
+}
+
 func (n *Node) logger() *slog.Logger {
 	if n.Logger != nil {
 		return n.Logger
@@ -241,10 +250,7 @@ func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
 	if info.HighestVersion < distVersion6 {
 		version = distVersion5
 	}
-	var d net.Dialer
-	if n.EPMD != nil && n.EPMD.Dialer != nil {
-		d = *n.EPMD.Dialer
-	}
+	d := n.dialer()
 	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(info.Port))))
 	if err != nil {
 		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
@@ -253,30 +259,44 @@ func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
 }
 
 // ConnectAddr connects to the node peer listening at the TCP address
-// addr ("host:port"), without asking epmd. It is otherwise Connect.
+// addr ("host:port"), without asking epmd. An empty peer accepts whatever
+// name the node at addr announces in the handshake; Conn.Peer then
+// returns it. ConnectAddr is otherwise Connect, with the same errors.
 func (n *Node) ConnectAddr(ctx context.Context, peer, addr string) (*Conn, error) {
 	if err := n.init(); err != nil {
 		return nil, err
 	}
-	if !validNodeName(peer) {
+	if peer != "" && !validNodeName(peer) {
 		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
 	}
-	var d net.Dialer
+	d := n.dialer()
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if peer == "" {
+			return nil, fmt.Errorf("ei: connect %s: %w", addr, err)
+		}
 		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
 	}
 	return n.clientConn(ctx, nc, peer, distVersion6)
 }
 
 // ClientConn runs the connecting side of the handshake on nc, which must
-// lead to the node peer, and returns the connection. It is Connect without
-// epmd and dialling. ClientConn takes ownership of nc: it closes it when
-// the handshake fails. ctx bounds the handshake.
+// lead to the node peer, and returns the connection. An empty peer
+// accepts whatever name the other node announces; Conn.Peer then returns
+// it. ClientConn is Connect without epmd and dialling, with the same
+// errors.
+//
+// ClientConn takes ownership of nc: it closes nc when the handshake
+// fails, and the returned Conn closes it in Conn.Close. ctx bounds the
+// handshake; cancelling it afterwards has no effect on the Conn.
 func (n *Node) ClientConn(ctx context.Context, nc net.Conn, peer string) (*Conn, error) {
 	if err := n.init(); err != nil {
 		nc.Close()
 		return nil, err
+	}
+	if peer != "" && !validNodeName(peer) {
+		nc.Close()
+		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
 	}
 	return n.clientConn(ctx, nc, peer, distVersion6)
 }

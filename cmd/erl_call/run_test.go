@@ -153,22 +153,3 @@ func TestModuleName(t *testing.T) {
 		}
 	}
 }
-
-func TestChallengeName(t *testing.T) {
-	// sok, then a version 6 challenge from t1@vm.
-	n := []byte{'N', 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 9, 0, 5, 't', '1', '@', 'v', 'm'}
-	in := append([]byte{0, 3, 's', 'o', 'k', 0, byte(len(n))}, n...)
-	if got := challengeName(in); got != "t1@vm" {
-		t.Errorf("challengeName(%x) = %q, want %q", in, got, "t1@vm")
-	}
-	// An old version 5 challenge.
-	old := []byte{0, 3, 's', 'o', 'k', 0, 14, 'n', 0, 5, 0, 0, 0, 0, 1, 2, 3, 4, 'a', '@', 'b'}
-	if got := challengeName(old); got != "a@b" {
-		t.Errorf("challengeName(%x) = %q, want %q", old, got, "a@b")
-	}
-	for _, bad := range [][]byte{nil, {0}, {0, 5, 's'}, in[:len(in)-1], {0, 3, 's', 'o', 'k'}} {
-		if got := challengeName(bad); got != "" {
-			t.Errorf("challengeName(%x) = %q, want %q", bad, got, "")
-		}
-	}
-}

@@ -313,3 +313,30 @@ func TestReader(t *testing.T) {
 		t.Errorf("ReadTerm at the end succeeded")
 	}
 }
+
+// TestConcurrentUnmarshal exercises the shared atom table from several
+// goroutines; run with -race.
+func TestConcurrentUnmarshal(t *testing.T) {
+	gs := readGoldens(t)
+	want := make([]Term, len(gs))
+	for i, g := range gs {
+		want[i], _ = Unmarshal(g.data)
+	}
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 20 {
+				for i, g := range gs {
+					if got, err := Unmarshal(g.data); err != nil || !reflect.DeepEqual(got, want[i]) {
+						t.Errorf("%s: Unmarshal(%s) = %#v, %v, want %#v", g.name, short(g.data), got, err, want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

@@ -25,6 +25,7 @@
 //
 // # Concurrency
 //
-// The codec functions are safe for concurrent use. A Reader, or a Decoder
-// whose AtomCache is being changed, is not.
+// The codec functions are safe for concurrent use (decoded atoms are
+// shared through a small fixed-size table, which is too). A Reader, or a
+// Decoder whose AtomCache is being changed, is not.
 package ei

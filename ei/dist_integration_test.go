@@ -372,8 +372,48 @@ func TestGoToErlWrongCookie(t *testing.T) {
 		c.Close()
 		t.Fatalf("Connect(%s) with a wrong cookie succeeded", erl.Name)
 	}
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("Connect(%s) = %v, want the connection closed by erl", erl.Name, err)
+	// erl closes the connection on a wrong digest, without a status.
+	if !errors.Is(err, ei.ErrAuth) {
+		t.Errorf("Connect(%s) = %v, want ErrAuth", erl.Name, err)
+	}
+	msg := err.Error()
+	if strings.Count(msg, "ei: ") != 1 || strings.Count(msg, erl.Name) != 1 {
+		t.Errorf("Connect(%s) = %q, want the prefix \"ei: \" and the peer's name once each", erl.Name, msg)
+	}
+}
+
+// TestErlToGoWrongCookie has erl connect to a Listener with another
+// cookie: the handshake fails, and the Listener goes on accepting.
+func TestErlToGoWrongCookie(t *testing.T) {
+	port := erltest.StartOTPEPMD(t)
+	n := newGoNode(t, port, 0)
+	ctx := testContext(t)
+	l, err := n.Listen(ctx, ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Publish(ctx); err != nil {
+		t.Fatalf("Publish() = %v", err)
+	}
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := l.Accept(ctx)
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	expr := fmt.Sprintf(`io:format("~p~n", [net_kernel:hidden_connect_node('%s')])`, n.Name)
+	if out := erltest.Eval(t, port, expr, "-sname", erltest.UniqueName("erl"), "-setcookie", "wrong"); strings.TrimSpace(out) != "false" {
+		t.Errorf("erl with a wrong cookie: hidden_connect_node printed %q, want false", out)
+	}
+	out := erltest.Eval(t, port, expr, "-sname", erltest.UniqueName("erl"), "-setcookie", "c")
+	if strings.TrimSpace(out) != "true" {
+		t.Errorf("erl: hidden_connect_node printed %q, want true", out)
+	}
+	if err := <-accepted; err != nil {
+		t.Fatalf("Accept() = %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package ei
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ProtocolError reports bytes that do not form valid External Term Format
@@ -28,8 +29,10 @@ func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("ei: handshake with %s: peer refused with status %q", e.Peer, e.Status)
 }
 
-// ErrAuth reports a handshake whose challenge digest did not match: the
-// two nodes have different cookies. It is wrapped with the peer's name.
+// ErrAuth reports a handshake that failed because the two nodes have
+// different cookies: a challenge digest did not match, or the peer closed
+// the connection right after our challenge reply, as erl does when our
+// digest is wrong. It is wrapped with the peer's name.
 var ErrAuth = errors.New("ei: authentication failed (cookies differ)")
 
 // ErrClosed is returned by Conn methods after Close, and by Listener.Accept
@@ -48,4 +51,24 @@ type RPCError struct {
 
 func (e *RPCError) Error() string {
 	return fmt.Sprintf("ei: rpc: badrpc: %v", e.Reason)
+}
+
+// wrappedError is an error with context around it. Its message starts
+// with the context, which has the "ei: " prefix, and leaves out the
+// prefix of the wrapped error, so that it appears once.
+type wrappedError struct {
+	msg string
+	err error
+}
+
+func (e *wrappedError) Error() string { return e.msg }
+func (e *wrappedError) Unwrap() error { return e.err }
+
+// wrapf wraps err under the context format, which starts with "ei: ".
+// Unlike fmt.Errorf with %w, the message has the "ei: " prefix once.
+func wrapf(err error, format string, args ...any) error {
+	return &wrappedError{
+		msg: fmt.Sprintf(format, args...) + ": " + strings.TrimPrefix(err.Error(), "ei: "),
+		err: err,
+	}
 }

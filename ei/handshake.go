@@ -163,19 +163,29 @@ func (h *handshake) write(ctx context.Context, op string, msg []byte) error {
 
 // read receives one handshake message.
 func (h *handshake) read(ctx context.Context, op string) ([]byte, error) {
-	var lb [2]byte
-	if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+	msg, err := h.readMsg(op)
+	if err != nil {
 		return nil, h.ioError(ctx, "read "+op, err)
-	}
-	msg := make([]byte, binary.BigEndian.Uint16(lb[:]))
-	if _, err := io.ReadFull(h.r, msg); err != nil {
-		return nil, h.ioError(ctx, "read "+op, err)
-	}
-	if h.trace != nil {
-		fmt.Fprintf(h.trace, "<- %s %x\n", op, msg)
 	}
 	if len(msg) == 0 {
 		return nil, h.protoError(0, "empty %s message", op)
+	}
+	return msg, nil
+}
+
+// readMsg reads one handshake message. It returns io.EOF, unwrapped, only
+// when the peer closed the connection before the message began.
+func (h *handshake) readMsg(op string) ([]byte, error) {
+	var lb [2]byte
+	if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+		return nil, err
+	}
+	msg := make([]byte, binary.BigEndian.Uint16(lb[:]))
+	if _, err := io.ReadFull(h.r, msg); err != nil {
+		return nil, noEOF(err)
+	}
+	if h.trace != nil {
+		fmt.Fprintf(h.trace, "<- %s %x\n", op, msg)
 	}
 	return msg, nil
 }
@@ -315,20 +325,20 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 		return peerInfo{}, err
 	}
 
-	// recv_challenge_ack. A peer with another cookie closes the
-	// connection instead of answering.
-	msg, err = h.read(ctx, "recv_challenge_ack")
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil {
-			return peerInfo{}, fmt.Errorf("ei: handshake with %s: peer closed the connection after our challenge reply (cookies differ?): %w", h.peer, err)
-		}
-		return peerInfo{}, err
+	// recv_challenge_ack. A peer that finds our digest wrong (erl, for
+	// one) closes the connection instead of answering.
+	msg, err = h.readMsg("recv_challenge_ack")
+	if err == io.EOF && ctx.Err() == nil {
+		return peerInfo{}, wrapf(ErrAuth, "ei: handshake with %s: connection closed after our challenge reply", h.peer)
 	}
-	if msg[0] != hsAck || len(msg) != 17 {
+	if err != nil {
+		return peerInfo{}, h.ioError(ctx, "read recv_challenge_ack", err)
+	}
+	if len(msg) != 17 || msg[0] != hsAck {
 		return peerInfo{}, h.protoError(0, "recv_challenge_ack: bad message %x", msg)
 	}
 	if want := digest(ours, h.cookie); string(msg[1:]) != string(want[:]) {
-		return peerInfo{}, fmt.Errorf("ei: handshake with %s: %w", h.peer, ErrAuth)
+		return peerInfo{}, wrapf(ErrAuth, "ei: handshake with %s: wrong digest in challenge ack", h.peer)
 	}
 	return p, nil
 }
@@ -420,7 +430,7 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 	}
 	theirs := binary.BigEndian.Uint32(msg[1:5])
 	if want := digest(ours, h.cookie); string(msg[5:]) != string(want[:]) {
-		return peerInfo{}, fmt.Errorf("ei: handshake with %s: %w", h.peer, ErrAuth)
+		return peerInfo{}, wrapf(ErrAuth, "ei: handshake with %s: wrong digest in challenge reply", h.peer)
 	}
 
 	// send_challenge_ack

@@ -103,8 +103,8 @@ func TestListenerAccept(t *testing.T) {
 		n := &Node{Name: "c@h", Cookie: cookie, Creation: 2}
 		return n.ConnectAddr(ctx, "s@h", l.Addr().String())
 	}
-	if _, err := dial("wrong"); err == nil {
-		t.Errorf("connect with a wrong cookie succeeded")
+	if _, err := dial("wrong"); !errors.Is(err, ErrAuth) {
+		t.Errorf("connect with a wrong cookie = %v, want ErrAuth", err)
 	}
 	c, err := dial("c")
 	if err != nil {

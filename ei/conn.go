@@ -29,6 +29,11 @@ const (
 )
 
 // Message is one control message received on a Conn, with its payload.
+//
+// A message sent to a pid arrives as Send, or as SendSender when both
+// nodes offer FlagSendSender, as OTP 25 and later do with DefaultFlags;
+// with a trace token, as SendTT or SendSenderTT. Use To to find the
+// recipient whatever the control.
 type Message struct {
 	// Control is the control message: one of Send, RegSend, SendSender,
 	// Link, Exit, UnlinkID, MonitorP, ... or UnknownControl.
@@ -38,6 +43,35 @@ type Message struct {
 	// message-carrying controls, and the exit reason for the PAYLOAD_*
 	// controls. It is nil when the control carries none.
 	Payload Term
+}
+
+// To returns the recipient of the message m carries: a Pid for Send,
+// SendSender, SendTT and SendSenderTT, an Atom (a registered name) for
+// RegSend and RegSendTT, and a Ref (a process alias) for AliasSend and
+// AliasSendTT. It returns nil for the other controls, which carry no
+// message. So m.To() == pid tells whether m is a message to pid, and
+// m.To() == Atom(name) whether it is one to a registered name. (Refs hold
+// a slice: compare them with reflect.DeepEqual, not ==.)
+func (m Message) To() Term {
+	switch c := m.Control.(type) {
+	case Send:
+		return c.To
+	case SendSender:
+		return c.To
+	case SendTT:
+		return c.To
+	case SendSenderTT:
+		return c.To
+	case RegSend:
+		return c.To
+	case RegSendTT:
+		return c.To
+	case AliasSend:
+		return c.Alias
+	case AliasSendTT:
+		return c.Alias
+	}
+	return nil
 }
 
 // Conn is an established distribution connection to another node.
@@ -184,7 +218,9 @@ func (c *Conn) tracef(format string, args ...any) {
 }
 
 // Receive returns the next message from the peer. Ticks are handled
-// internally and never returned, and neither are rpc replies. Cancelling
+// internally and never returned, and neither are rpc replies. Messages
+// to pids may come as Send or SendSender (see Message); Message.To
+// handles both. Cancelling
 // ctx interrupts the wait, leaving the connection intact. When the
 // connection is down, Receive first returns the messages already queued,
 // then Err().
@@ -505,15 +541,14 @@ func (c *Conn) readLarge(size int) ([]byte, error) {
 // route handles messages the Conn answers itself: rpc replies go to the
 // waiting RPC call (and not to Receive), and UNLINK_ID is acknowledged.
 func (c *Conn) route(m Message) bool {
-	switch ctl := m.Control.(type) {
-	case Send:
-		return c.rpcReply(ctl.To, m.Payload)
-	case SendSender:
-		return c.rpcReply(ctl.To, m.Payload)
-	case UnlinkID:
+	if ctl, ok := m.Control.(UnlinkID); ok {
 		if err := c.SendControl(context.Background(), UnlinkIDAck{ID: ctl.ID, From: ctl.To, To: ctl.From}, nil); err != nil {
 			c.log.Debug("ei: unlink ack", "err", err)
 		}
+		return false
+	}
+	if to, ok := m.To().(Pid); ok {
+		return c.rpcReply(to, m.Payload)
 	}
 	return false
 }

@@ -86,3 +86,34 @@ func TestReadControlErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageTo(t *testing.T) {
+	a := Pid{Node: "a@h", ID: 1, Serial: 2, Creation: 3}
+	b := Pid{Node: "b@h", ID: 4, Serial: 5, Creation: 6}
+	r := Ref{Node: "b@h", Creation: 6, ID: []uint32{7, 8, 9}}
+	tok := Atom("token")
+	tests := []struct {
+		ctl  Control
+		want Term
+	}{
+		{Send{To: b}, b},
+		{SendSender{From: a, To: b}, b},
+		{SendTT{To: b, TraceToken: tok}, b},
+		{SendSenderTT{From: a, To: b, TraceToken: tok}, b},
+		{RegSend{From: a, To: "n"}, Atom("n")},
+		{RegSendTT{From: a, To: "n", TraceToken: tok}, Atom("n")},
+		{AliasSend{From: a, Alias: r}, r},
+		{AliasSendTT{From: a, Alias: r, TraceToken: tok}, r},
+		{Link{From: a, To: b}, nil},                    // carries no message
+		{Exit{From: a, To: b, Reason: Atom("r")}, nil}, // nor does an exit signal
+		{PayloadExit{From: a, To: b}, nil},             // whose payload is a reason
+		{UnknownControl{Tuple: Tuple{int64(29)}}, nil}, // nor an unknown control
+		{nil, nil}, // the zero Message
+	}
+	for _, tt := range tests {
+		m := Message{Control: tt.ctl, Payload: Atom("hi")}
+		if got := m.To(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Message{%#v}.To() = %#v, want %#v", tt.ctl, got, tt.want)
+		}
+	}
+}

@@ -140,17 +140,15 @@ func receive(t *testing.T, c *ei.Conn) ei.Message {
 	return m
 }
 
-// sentTo returns the recipient and payload of a Send or SendSender.
+// sentTo returns the recipient and payload of a message sent to a pid
+// (Send or SendSender).
 func sentTo(t *testing.T, m ei.Message) (ei.Pid, ei.Term) {
 	t.Helper()
-	switch ctl := m.Control.(type) {
-	case ei.Send:
-		return ctl.To, m.Payload
-	case ei.SendSender:
-		return ctl.To, m.Payload
+	to, ok := m.To().(ei.Pid)
+	if !ok {
+		t.Fatalf("Receive() = %#v, want a message to a pid", m)
 	}
-	t.Fatalf("Receive() = %#v, want Send or SendSender", m)
-	return ei.Pid{}, nil
+	return to, m.Payload
 }
 
 func TestGoToErlRegSend(t *testing.T) {

@@ -377,21 +377,8 @@ func callRex(ctx context.Context, c *ei.Conn, mod, fun ei.Atom, args ei.Term, gl
 		if err != nil {
 			return nil, err
 		}
-		var to ei.Pid
-		switch ctl := m.Control.(type) {
-		case ei.Send:
-			to = ctl.To
-		case ei.SendSender:
-			to = ctl.To
-		case ei.SendTT:
-			to = ctl.To
-		case ei.SendSenderTT:
-			to = ctl.To
-		default:
-			continue
-		}
 		t, ok := m.Payload.(ei.Tuple)
-		if to != self || !ok || len(t) != 2 {
+		if m.To() != self || !ok || len(t) != 2 {
 			continue
 		}
 		switch t[0] {

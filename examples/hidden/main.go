@@ -127,15 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("waiting for a reply: %w", err)
 		}
-		// Peers send with SEND_SENDER when both offer FlagSendSender.
-		var dest ei.Pid
-		switch c := m.Control.(type) {
-		case ei.Send:
-			dest = c.To
-		case ei.SendSender:
-			dest = c.To
-		}
-		if dest == self {
+		// m.To covers Send and SendSender, which OTP 25 uses.
+		if m.To() == self {
 			fmt.Fprintf(stdout, "received %s\n", show(m.Payload))
 			return nil
 		}

@@ -35,8 +35,8 @@ func (e *HandshakeError) Error() string {
 // digest is wrong. It is wrapped with the peer's name.
 var ErrAuth = errors.New("ei: authentication failed (cookies differ)")
 
-// ErrClosed is returned by Conn methods after Close, and by Listener.Accept
-// after Listener.Close.
+// ErrClosed is returned by Conn methods after Close, and by
+// Listener.Accept and Listener.Publish after Listener.Close.
 var ErrClosed = errors.New("ei: use of closed connection")
 
 // ErrTimeout reports a connection closed because the peer sent nothing,

@@ -25,9 +25,13 @@ import (
 // zero; it matches erl's default (-kernel net_ticktime 60).
 const DefaultNetTickTime = 60 * time.Second
 
-// defaultHandshakeTimeout bounds a handshake in Listener.Accept, like erl's
-// net_setuptime (7 s).
+// defaultHandshakeTimeout bounds each handshake a Listener runs, like
+// erl's net_setuptime (7 s).
 const defaultHandshakeTimeout = 10 * time.Second
+
+// maxPendingHandshakes bounds the handshakes a Listener runs at once,
+// counting established connections that Accept has not returned yet.
+const maxPendingHandshakes = 32
 
 // Node is a local distributed Erlang node: a C-node in erl_interface's
 // terms. It connects to other nodes, accepts connections from them, and
@@ -351,16 +355,39 @@ func (n *Node) finishHandshake(ctx context.Context, h *handshake, stop func() bo
 }
 
 // Listener accepts distribution connections for a Node.
+//
+// A Listener runs the handshake of each incoming connection in a
+// goroutine of its own, so a slow or silent peer does not hold up others.
+// Each handshake is bounded by 10 seconds; one that fails is logged
+// (Node.Logger) and its connection closed. Established connections wait
+// for Accept. At most 32 handshakes, counting established connections not
+// yet returned by Accept, are under way at once; further connections wait
+// in the operating system's backlog. Close stops all of this.
+//
+// The methods of a Listener are safe for concurrent use.
 type Listener struct {
-	node *Node
-	l    net.Listener
+	node             *Node
+	l                net.Listener
+	handshakeTimeout time.Duration
 
-	mu  sync.Mutex
-	reg *epmd.Registration
+	ctx     context.Context // parent of the handshakes; canceled by Close
+	stopAll context.CancelFunc
+	sem     chan struct{} // a token per handshake or undelivered Conn
+	conns   chan *Conn    // established connections, for Accept
+	closing chan struct{} // closed by Close
+	stopped sync.Once
+	stopErr error
+	wg      sync.WaitGroup // the accept loop and the handshakes
+
+	mu     sync.Mutex
+	reg    *epmd.Registration
+	closed bool
 }
 
 // Listen listens for distribution connections on the TCP address addr
-// (such as ":0" or "127.0.0.1:0"). Close the Listener when done.
+// (such as ":0" or "127.0.0.1:0") and starts accepting them (see
+// Listener). ctx bounds setting up the listening socket only. Close the
+// Listener when done.
 func (n *Node) Listen(ctx context.Context, addr string) (*Listener, error) {
 	if err := n.init(); err != nil {
 		return nil, err
@@ -370,7 +397,26 @@ func (n *Node) Listen(ctx context.Context, addr string) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ei: listen: %w", err)
 	}
-	return &Listener{node: n, l: l}, nil
+	return n.newListener(l, defaultHandshakeTimeout), nil
+}
+
+// newListener returns a Listener accepting from l, which it owns, and
+// starts its accept loop. The node must be initialized.
+func (n *Node) newListener(l net.Listener, handshakeTimeout time.Duration) *Listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	ln := &Listener{
+		node:             n,
+		l:                l,
+		handshakeTimeout: handshakeTimeout,
+		ctx:              ctx,
+		stopAll:          cancel,
+		sem:              make(chan struct{}, maxPendingHandshakes),
+		conns:            make(chan *Conn),
+		closing:          make(chan struct{}),
+	}
+	ln.wg.Add(1)
+	go ln.acceptLoop()
+	return ln
 }
 
 // Addr returns the listening address.
@@ -378,14 +424,21 @@ func (l *Listener) Addr() net.Addr { return l.l.Addr() }
 
 // Publish registers the node with epmd (ALIVE2_REQ) as a hidden node
 // listening on l's port, and makes the creation epmd assigns the node's
-// creation. The registration lasts until l is closed. ctx bounds the
-// registration only.
+// creation (see Node.CurrentCreation). The registration lasts until l is
+// closed; publishing again replaces it. ctx bounds the registration only.
+// After Close, Publish returns ErrClosed.
 func (l *Listener) Publish(ctx context.Context) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	addr, ok := l.l.Addr().(*net.TCPAddr)
+	if !ok {
+		return fmt.Errorf("ei: publish %s: listening address %v is not TCP", l.node.Name, l.l.Addr())
+	}
 	alive, _, _ := strings.Cut(l.node.Name, "@")
-	port := l.l.Addr().(*net.TCPAddr).Port
 	reg, err := l.node.epmdClient().Publish(ctx, epmd.NodeInfo{
 		Name:           alive,
-		Port:           uint16(port),
+		Port:           uint16(addr.Port),
 		Type:           epmd.NodeTypeHidden,
 		Protocol:       epmd.ProtocolTCP,
 		HighestVersion: distVersion6,
@@ -395,6 +448,11 @@ func (l *Listener) Publish(ctx context.Context) error {
 		return fmt.Errorf("ei: publish %s: %w", l.node.Name, err)
 	}
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		reg.Close()
+		return ErrClosed
+	}
 	old := l.reg
 	l.reg = reg
 	l.mu.Unlock()
@@ -405,68 +463,116 @@ func (l *Listener) Publish(ctx context.Context) error {
 	return nil
 }
 
-// Accept waits for a peer to connect and complete the handshake, and
-// returns the connection. Connections whose handshake fails are closed
-// and logged, and Accept waits for the next one; each handshake is bounded
-// by 10 seconds. Cancelling ctx interrupts the wait and a handshake under
-// way. After Close, Accept returns ErrClosed.
-func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
-	type result struct {
-		nc  net.Conn
-		err error
-	}
+func (l *Listener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// acceptLoop accepts connections and starts their handshakes, holding a
+// token of l.sem for each, until the Listener stops.
+func (l *Listener) acceptLoop() {
+	defer l.wg.Done()
+	var delay time.Duration // after an accept error, as net/http does
 	for {
-		ch := make(chan result, 1)
-		go func() {
-			nc, err := l.l.Accept()
-			ch <- result{nc, err}
-		}()
-		var r result
 		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			// Unblock the Accept with a deadline, then restore it.
-			if tl, ok := l.l.(*net.TCPListener); ok {
-				tl.SetDeadline(aLongTimeAgo)
-				r = <-ch
-				tl.SetDeadline(time.Time{})
-			} else {
-				r = <-ch
+		case l.sem <- struct{}{}:
+		case <-l.closing:
+			return
+		}
+		nc, err := l.l.Accept()
+		if err != nil {
+			<-l.sem
+			if errors.Is(err, net.ErrClosed) {
+				l.stop() // so that Accept returns ErrClosed
+				return
 			}
-			if r.err == nil {
-				r.nc.Close()
+			// Such as running out of file descriptors: wait and retry.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			l.node.logger().Warn("ei: accept failed", "err", err, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-l.closing:
+				t.Stop()
+				return
 			}
-			return nil, fmt.Errorf("ei: accept: %w", ctx.Err())
+			continue
 		}
-		if r.err != nil {
-			if errors.Is(r.err, net.ErrClosed) {
-				return nil, ErrClosed
-			}
-			return nil, fmt.Errorf("ei: accept: %w", r.err)
-		}
-		hctx, cancel := context.WithTimeout(ctx, defaultHandshakeTimeout)
-		c, err := l.node.ServerConn(hctx, r.nc)
-		cancel()
-		if err == nil {
-			return c, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("ei: accept: %w", ctx.Err())
-		}
-		l.node.logger().Warn("ei: handshake failed", "remote", r.nc.RemoteAddr().String(), "err", err)
+		delay = 0
+		l.wg.Add(1)
+		go l.handshake(nc)
 	}
 }
 
-// Close stops listening and ends the epmd registration. Connections
-// already accepted stay open.
+// handshake runs the accepting side of the handshake on nc and hands the
+// connection to Accept.
+func (l *Listener) handshake(nc net.Conn) {
+	defer l.wg.Done()
+	defer func() { <-l.sem }()
+	remote := nc.RemoteAddr().String()
+	ctx, cancel := context.WithTimeout(l.ctx, l.handshakeTimeout)
+	c, err := l.node.ServerConn(ctx, nc)
+	cancel()
+	if err != nil {
+		if l.ctx.Err() == nil {
+			l.node.logger().Warn("ei: handshake failed", "remote", remote, "err", err)
+		}
+		return
+	}
+	select {
+	case l.conns <- c:
+	case <-l.closing:
+		c.Close()
+	}
+}
+
+// Accept waits for the next connection whose handshake completed and
+// returns it; the caller closes it. Handshakes run in the Listener (see
+// Listener), so cancelling ctx interrupts the wait only, and a connection
+// that arrives later goes to a later Accept. After Close, Accept returns
+// ErrClosed.
+func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
+	select {
+	case <-l.closing:
+		return nil, ErrClosed
+	default:
+	}
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closing:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, fmt.Errorf("ei: accept: %w", ctx.Err())
+	}
+}
+
+// stop closes the listening socket and interrupts the handshakes, without
+// waiting for them.
+func (l *Listener) stop() {
+	l.stopped.Do(func() {
+		close(l.closing)
+		l.stopAll()
+		l.stopErr = l.l.Close()
+	})
+}
+
+// Close stops listening, ends the epmd registration, interrupts the
+// handshakes under way and closes the established connections that
+// Accept has not returned, and waits for the Listener's goroutines.
+// Connections returned by Accept stay open. It returns the error of
+// closing the listening socket.
 func (l *Listener) Close() error {
-	err := l.l.Close()
 	l.mu.Lock()
+	l.closed = true
 	reg := l.reg
 	l.reg = nil
 	l.mu.Unlock()
 	if reg != nil {
 		reg.Close()
 	}
-	return err
+	l.stop()
+	l.wg.Wait()
+	return l.stopErr
 }

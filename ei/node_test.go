@@ -3,10 +3,15 @@ package ei
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 func TestNodeCookieFile(t *testing.T) {
@@ -124,4 +129,228 @@ func TestListenerAccept(t *testing.T) {
 	if _, err := l.Accept(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("Accept() after Close = %v, want ErrClosed", err)
 	}
+}
+
+// TestListenerSilentPeer connects a TCP client that never sends anything,
+// then a real one: the real handshake completes while the silent one is
+// still pending. The silent handshake's timeout is an hour, so the real
+// connection being accepted within the test's context shows that it did
+// not wait for the silent one.
+func TestListenerSilentPeer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := &Node{Name: "s@h", Cookie: "c", Creation: 1}
+	if err := server.init(); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := server.newListener(tl, time.Hour)
+	defer l.Close()
+
+	// The kernel queues connections in the order they complete, so the
+	// silent one is accepted first.
+	silent, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+
+	client := &Node{Name: "c@h", Cookie: "c", Creation: 2}
+	dialed := make(chan error, 1)
+	go func() {
+		c, err := client.ConnectAddr(ctx, "s@h", l.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		dialed <- err
+	}()
+	c, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatalf("Accept() with a silent peer pending = %v, want the real peer's connection", err)
+	}
+	defer c.Close()
+	if c.Peer() != "c@h" {
+		t.Errorf("Accept() = connection from %s, want c@h", c.Peer())
+	}
+	if err := <-dialed; err != nil {
+		t.Errorf("ConnectAddr() = %v", err)
+	}
+
+	// Close interrupts the silent handshake and closes its connection.
+	if err := l.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+	if n, err := silent.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("silent peer Read() after Close = %d, %v, want io.EOF", n, err)
+	}
+}
+
+// pipeListener is a net.Listener whose connections are net.Pipe ends, for
+// Listener tests in synctest bubbles.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
+
+// dial returns the client end of a new connection once the listener has
+// accepted it, or nil when the listener is closed.
+func (l *pipeListener) dial() net.Conn {
+	a, b := net.Pipe()
+	select {
+	case l.conns <- b:
+		return a
+	case <-l.done:
+		a.Close()
+		b.Close()
+		return nil
+	}
+}
+
+// listenPipes starts a Listener of node s@h on a pipeListener.
+func listenPipes(t *testing.T) (*Listener, *pipeListener) {
+	t.Helper()
+	server := &Node{Name: "s@h", Cookie: "c", Creation: 1}
+	if err := server.init(); err != nil {
+		t.Fatal(err)
+	}
+	pl := newPipeListener()
+	return server.newListener(pl, defaultHandshakeTimeout), pl
+}
+
+// TestListenerHandshakeTimeout checks, on a fake clock, that a silent
+// peer does not delay another one, and that its handshake ends after the
+// handshake timeout.
+func TestListenerHandshakeTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l, pl := listenPipes(t)
+		defer l.Close()
+		start := time.Now()
+		silent := pl.dial()
+		defer silent.Close()
+
+		client := &Node{Name: "c@h", Cookie: "c", Creation: 2}
+		dialed := make(chan error, 1)
+		go func() {
+			c, err := client.ClientConn(ctx, pl.dial(), "s@h")
+			if err == nil {
+				c.Close()
+			}
+			dialed <- err
+		}()
+		c, err := l.Accept(ctx)
+		if err != nil {
+			t.Fatalf("Accept() = %v", err)
+		}
+		if elapsed := time.Since(start); elapsed >= defaultHandshakeTimeout {
+			t.Errorf("Accept() took %v with a silent peer pending, want less than its handshake timeout %v", elapsed, defaultHandshakeTimeout)
+		}
+		if err := <-dialed; err != nil {
+			t.Errorf("ClientConn() = %v", err)
+		}
+		c.Close()
+
+		// The silent peer's connection is closed at its timeout.
+		if _, err := silent.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("silent peer Read() = %v, want io.EOF", err)
+		}
+		if elapsed := time.Since(start); elapsed < defaultHandshakeTimeout {
+			t.Errorf("silent peer cut off after %v, want %v", elapsed, defaultHandshakeTimeout)
+		}
+	})
+}
+
+// TestListenerClose checks that Close ends pending handshakes, closes
+// established connections nobody accepted, and waits for all of it.
+func TestListenerClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l, pl := listenPipes(t)
+		silent := pl.dial()
+		defer silent.Close()
+		client := &Node{Name: "c@h", Cookie: "c", Creation: 2}
+		c, err := client.ClientConn(ctx, pl.dial(), "s@h")
+		if err != nil {
+			t.Fatalf("ClientConn() = %v", err)
+		}
+		defer c.Close()
+		synctest.Wait() // the server side is now waiting for Accept
+
+		if err := l.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+		if _, err := silent.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("silent peer Read() after Close = %v, want io.EOF", err)
+		}
+		<-c.Done()
+		if err := c.Err(); !errors.Is(err, io.EOF) {
+			t.Errorf("unaccepted connection: client Err() = %v, want io.EOF", err)
+		}
+		if _, err := l.Accept(ctx); !errors.Is(err, ErrClosed) {
+			t.Errorf("Accept() after Close = %v, want ErrClosed", err)
+		}
+		if err := l.Publish(ctx); !errors.Is(err, ErrClosed) {
+			t.Errorf("Publish() after Close = %v, want ErrClosed", err)
+		}
+		if conn := pl.dial(); conn != nil {
+			t.Errorf("dial after Close succeeded")
+		}
+	})
+}
+
+// TestListenerPendingLimit checks that at most maxPendingHandshakes
+// connections are taken from the socket at once.
+func TestListenerPendingLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, pl := listenPipes(t)
+		defer l.Close()
+		var silent []net.Conn
+		for range maxPendingHandshakes {
+			silent = append(silent, pl.dial())
+		}
+		defer func() {
+			for _, c := range silent {
+				c.Close()
+			}
+		}()
+		accepted := make(chan net.Conn, 1)
+		go func() { accepted <- pl.dial() }()
+		synctest.Wait()
+		select {
+		case <-accepted:
+			t.Fatalf("connection %d accepted with %d handshakes pending", maxPendingHandshakes+1, maxPendingHandshakes)
+		default:
+		}
+		// One pending handshake fails; its slot goes to the waiting one.
+		silent[0].Close()
+		if c := <-accepted; c != nil {
+			silent[0] = c
+		} else {
+			t.Errorf("dial after a handshake ended = nil, want a connection")
+		}
+	})
 }

@@ -76,17 +76,19 @@ func (m Message) To() Term {
 
 // Conn is an established distribution connection to another node.
 //
-// A Conn runs two goroutines until Close: one reads frames from the peer
-// (decoding messages, answering UNLINK_ID, routing rpc replies) and one
-// sends ticks when nothing else has been written for a quarter of the net
-// tick time. A peer silent for the whole net tick time has its connection
-// closed with an error wrapping ErrTimeout.
+// A Conn runs two goroutines until it goes down or is closed: one reads
+// frames from the peer (decoding messages, answering UNLINK_ID, routing
+// rpc replies) and one sends ticks when nothing else has been written for
+// a quarter of the net tick time. A peer silent for the whole net tick
+// time has its connection closed with an error wrapping ErrTimeout. Close
+// a Conn when done with it, even after it went down; Close waits for both
+// goroutines.
 //
 // Send, RegSend, Link, Unlink, Exit, Exit2, SendControl and RPC are safe
 // for concurrent use. Receive may also be called concurrently, but each
 // message goes to only one caller; usually one goroutine receives.
 // Messages are queued while nobody receives; when the queue is full, the
-// Conn stops reading from the peer.
+// Conn stops reading from the peer, so rpc replies wait too.
 type Conn struct {
 	node *Node
 	nc   net.Conn
@@ -116,9 +118,10 @@ type Conn struct {
 	readDone chan struct{} // closed when the read goroutine ends
 	readErr  error         // why it ended; set before readDone closes
 
-	rpcMu   sync.Mutex
-	rpcWait map[Pid]chan Term
-	rpcN    atomic.Int32
+	rpcMu        sync.Mutex
+	rpcWait      map[Pid]chan Term // nil channels for abandoned calls
+	rpcAbandoned int
+	rpcN         atomic.Int32 // len(rpcWait)
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -182,26 +185,28 @@ func (c *Conn) Flags() Flags { return c.peer.flags }
 // Node returns the local node.
 func (c *Conn) Node() *Node { return c.node }
 
-// Close closes the connection and waits for its goroutines. Receive and
-// the send methods then return ErrClosed. Close is idempotent.
+// Close closes the connection and waits for its goroutines. The send
+// methods then return ErrClosed, and Receive returns the messages already
+// queued, then ErrClosed. Close returns the error of closing the network
+// connection, nil if the connection was down already; calling it again
+// returns the same.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() {
-		close(c.closing)
-		c.closeErr = c.nc.Close()
-	})
+	c.shutdown()
 	c.wg.Wait()
 	return c.closeErr
 }
 
 // Done returns a channel that is closed when the connection stops
-// receiving: after Close, or when the peer closed it or stopped
-// answering. Err then says why.
+// receiving: after Close, or when the peer closed it, stopped answering
+// or sent bytes that could not be decoded. Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.readDone }
 
 // Err returns nil while the connection is up, and why it went down after
-// Done is closed: ErrClosed after Close, an error wrapping io.EOF when the
-// peer closed it, ErrTimeout (wrapped) when the peer went silent, or a
-// *ProtocolError for bytes that could not be decoded.
+// Done is closed: ErrClosed after Close (or after a send cut short by its
+// context closed it; see SendControl), an error wrapping io.EOF when the
+// peer closed it between frames, ErrTimeout (wrapped) when the peer went
+// silent, a *ProtocolError for bytes that could not be decoded, or
+// another I/O error, wrapped.
 func (c *Conn) Err() error {
 	select {
 	case <-c.readDone:
@@ -258,7 +263,8 @@ func (c *Conn) RegSend(ctx context.Context, from Pid, to Atom, msg Term) error {
 }
 
 // Link links from (a local pid) and to (a pid on the peer) (LINK). When to
-// exits, an Exit arrives from Receive.
+// exits, an Exit (a PayloadExit if FlagExitPayload was negotiated) arrives
+// from Receive.
 func (c *Conn) Link(ctx context.Context, from, to Pid) error {
 	return c.SendControl(ctx, Link{From: from, To: to}, nil)
 }
@@ -329,14 +335,14 @@ func (c *Conn) appendFrame(b []byte, ctl Control, payload Term) ([]byte, error) 
 	}
 	b, err := ctl.appendControl(b)
 	if err != nil {
-		return b, fmt.Errorf("ei: send: encode control: %w", err)
+		return b, wrapf(err, "ei: send: encode control")
 	}
 	if ctl.hasPayload() {
 		if !hdr {
 			b = append(b, distVersionMagic)
 		}
 		if b, err = AppendTerm(b, payload); err != nil {
-			return b, fmt.Errorf("ei: send: encode message: %w", err)
+			return b, wrapf(err, "ei: send: encode message")
 		}
 	}
 	if len(b)-4 > 0xffffffff {
@@ -394,6 +400,9 @@ func (c *Conn) shutdown() {
 	c.closeOnce.Do(func() {
 		close(c.closing)
 		c.closeErr = c.nc.Close()
+		if errors.Is(c.closeErr, net.ErrClosed) {
+			c.closeErr = nil // the read goroutine closed it when the peer went
+		}
 	})
 }
 
@@ -449,7 +458,7 @@ func (c *Conn) readError(err error) error {
 	default:
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("ei: connection to %s: %w", c.peer.name, ErrTimeout)
+		return wrapf(ErrTimeout, "ei: connection to %s", c.peer.name)
 	}
 	return fmt.Errorf("ei: connection to %s: %w", c.peer.name, err)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -171,9 +172,50 @@ func TestConnSendErrors(t *testing.T) {
 	if _, err := a.Receive(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("Receive() after Close = %v, want ErrClosed", err)
 	}
-	// The peer sees the connection go.
+	// The peer sees the connection go, and closing it then is no error.
 	if _, err := b.Receive(ctx); !errors.Is(err, io.EOF) {
 		t.Errorf("peer Receive() = %v, want io.EOF", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("peer Close() after the connection went = %v, want nil", err)
+	}
+}
+
+// TestConnCloseTCP checks Close on a TCP connection the peer closed first
+// (closing a TCP socket twice is an error, unlike a pipe).
+func TestConnCloseTCP(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	na := &Node{Name: "a@host", Cookie: "c", Creation: 1}
+	nb := &Node{Name: "b@host", Cookie: "c", Creation: 2}
+	done := make(chan *Conn, 1)
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			done <- nil
+			return
+		}
+		b, _ := nb.ServerConn(context.Background(), nc)
+		done <- b
+	}()
+	a, err := na.ConnectAddr(context.Background(), "b@host", l.Addr().String())
+	if err != nil {
+		t.Fatalf("ConnectAddr() = %v", err)
+	}
+	b := <-done
+	if b == nil {
+		t.Fatal("ServerConn() failed")
+	}
+	b.Close()
+	<-a.Done()
+	if err := a.Close(); err != nil {
+		t.Errorf("Close() after the peer closed = %v, want nil", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
 	}
 }
 
@@ -215,6 +257,42 @@ func TestConnRPC(t *testing.T) {
 	b.Send(ctx, mustPid(t, a.Node()), Atom("other"))
 	if m, err := a.Receive(ctx); err != nil || m.Payload != Atom("other") {
 		t.Errorf("Receive() = %#v, %v; want other", m, err)
+	}
+}
+
+// TestConnRPCAbandoned checks that a reply to an RPC whose context ended
+// is dropped, not returned by Receive.
+func TestConnRPCAbandoned(t *testing.T) {
+	a, b := connPair(t, DefaultFlags, 0)
+	ctx := context.Background()
+	rctx, cancel := context.WithCancel(ctx)
+	requests := make(chan Pid, 1)
+	go func() {
+		m, err := b.Receive(ctx)
+		if err == nil {
+			req, _ := m.Payload.(Tuple)
+			from, _ := req[0].(Pid)
+			requests <- from
+		}
+		cancel() // the call is abandoned before the reply is sent
+	}()
+	_, err := a.RPC(rctx, "m", "f", nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("RPC() with its context canceled = %v, want context.Canceled", err)
+	}
+	if n := strings.Count(err.Error(), "ei: "); n != 1 {
+		t.Errorf("RPC() = %q, want the prefix \"ei: \" once", err)
+	}
+	from := <-requests
+	b.Send(ctx, from, Tuple{Atom("rex"), Atom("late")})
+	b.Send(ctx, mustPid(t, a.Node()), Atom("next"))
+	if m, err := a.Receive(ctx); err != nil || m.Payload != Atom("next") {
+		t.Errorf("Receive() = %#v, %v; want next (the late reply dropped)", m, err)
+	}
+	// RPC on a closed Conn.
+	a.Close()
+	if _, err := a.RPC(ctx, "m", "f", nil); !errors.Is(err, ErrClosed) || strings.Count(err.Error(), "ei: ") != 1 {
+		t.Errorf("RPC() after Close = %q, want ErrClosed with the prefix \"ei: \" once", err)
 	}
 }
 
@@ -275,6 +353,9 @@ func TestConnTickFrames(t *testing.T) {
 		_, err := c.Receive(context.Background())
 		if !errors.Is(err, ErrTimeout) {
 			t.Errorf("Receive() = %v, want ErrTimeout", err)
+		}
+		if err != nil && strings.Count(err.Error(), "ei: ") != 1 {
+			t.Errorf("Receive() = %q, want the prefix \"ei: \" once", err)
 		}
 		if d := time.Since(start); d > 12*time.Second {
 			t.Errorf("timeout after %v, want about 8s after the last tick", d)

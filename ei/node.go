@@ -55,8 +55,9 @@ type Node struct {
 	Cookie string
 
 	// Creation tells incarnations of the node apart and goes into its pids.
-	// Listener.Publish replaces it with the creation epmd assigns. Zero
-	// means a random non-zero value, chosen once.
+	// Zero means a random non-zero value, chosen once. Listener.Publish
+	// makes the creation epmd assigns the one in use instead (the field
+	// itself is not changed; see CurrentCreation).
 	Creation uint32
 
 	// Flags are the distribution flags offered in handshakes. Zero means
@@ -78,8 +79,9 @@ type Node struct {
 	// dials the nodes in Connect and ConnectAddr.
 	EPMD *epmd.Client
 
-	// Logger receives connection events (handshake failures, closed
-	// connections). Nil means no logging.
+	// Logger receives connection events: failed handshakes and accept
+	// errors in a Listener (Warn), connections made and lost (Debug). Nil
+	// means no logging.
 	Logger *slog.Logger
 
 	// Trace, if set, receives one line per handshake message and per
@@ -312,9 +314,12 @@ func (n *Node) clientConn(ctx context.Context, nc net.Conn, peer string, version
 }
 
 // ServerConn runs the accepting side of the handshake on nc and returns
-// the connection. It is Listener.Accept for connections accepted by other
-// means. ServerConn takes ownership of nc: it closes it when the handshake
-// fails. ctx bounds the handshake.
+// the connection. It is what a Listener does with each connection, for
+// connections accepted by other means. Errors are as for Connect.
+//
+// ServerConn takes ownership of nc: it closes nc when the handshake
+// fails, and the returned Conn closes it in Conn.Close. ctx bounds the
+// handshake; cancelling it afterwards has no effect on the Conn.
 func (n *Node) ServerConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err := n.init(); err != nil {
 		nc.Close()

@@ -13,8 +13,13 @@ import (
 // connection's read goroutine, so RPC works while other goroutines
 // Receive, and several RPCs may run at once. A result of {badrpc, Reason}
 // (the function raised, or the module does not exist) is returned as an
-// *RPCError. Cancelling ctx abandons the call; a reply that arrives later is
-// dropped.
+// *RPCError. Errors sending the request or losing the connection are
+// wrapped; after Close they wrap ErrClosed.
+//
+// Cancelling ctx abandons the call (the error wraps ctx.Err()); a reply
+// that arrives later is dropped rather than returned by Receive. The Conn
+// remembers up to 1024 abandoned calls for this; replies to calls
+// abandoned beyond that go to Receive.
 func (c *Conn) RPC(ctx context.Context, mod, fun Atom, args List) (Term, error) {
 	self, err := c.node.Pid()
 	if err != nil {
@@ -26,26 +31,37 @@ func (c *Conn) RPC(ctx context.Context, mod, fun Atom, args List) (Term, error) 
 	ch := make(chan Term, 1)
 	c.rpcMu.Lock()
 	c.rpcWait[self] = ch
+	c.rpcN.Store(int32(len(c.rpcWait)))
 	c.rpcMu.Unlock()
-	c.rpcN.Add(1)
+	abandon := false
 	defer func() {
 		c.rpcMu.Lock()
-		delete(c.rpcWait, self)
+		if abandon && c.rpcAbandoned < maxAbandonedRPCs {
+			c.rpcWait[self] = nil // drop the reply when it comes
+			c.rpcAbandoned++
+		} else {
+			delete(c.rpcWait, self)
+		}
+		c.rpcN.Store(int32(len(c.rpcWait)))
 		c.rpcMu.Unlock()
-		c.rpcN.Add(-1)
 	}()
 
 	req := Tuple{self, Tuple{Atom("call"), mod, fun, args, Atom("user")}}
 	if err := c.RegSend(ctx, self, "rex", req); err != nil {
-		return nil, fmt.Errorf("ei: rpc %s:%s: %w", mod, fun, err)
+		return nil, wrapf(err, "ei: rpc %s:%s", mod, fun)
 	}
 	var reply Term
 	select {
 	case reply = <-ch:
 	case <-c.readDone:
-		return nil, fmt.Errorf("ei: rpc %s:%s: %w", mod, fun, c.readErr)
+		return nil, wrapf(c.readErr, "ei: rpc %s:%s", mod, fun)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("ei: rpc %s:%s: %w", mod, fun, ctx.Err())
+		select {
+		case <-ch: // answered just now
+		default:
+			abandon = true
+		}
+		return nil, wrapf(ctx.Err(), "ei: rpc %s:%s", mod, fun)
 	}
 	t, ok := reply.(Tuple)
 	if !ok || len(t) != 2 || t[0] != Atom("rex") {
@@ -57,17 +73,26 @@ func (c *Conn) RPC(ctx context.Context, mod, fun Atom, args List) (Term, error) 
 	return t[1], nil
 }
 
-// rpcReply hands a message sent to pid to the RPC waiting for it. It
-// reports whether there was one.
+// maxAbandonedRPCs bounds the abandoned RPC calls whose late replies a
+// Conn drops.
+const maxAbandonedRPCs = 1024
+
+// rpcReply hands a message sent to pid to the RPC waiting for it, or drops
+// it if that call was abandoned. It reports whether pid was an RPC's.
 func (c *Conn) rpcReply(to Pid, payload Term) bool {
 	if c.rpcN.Load() == 0 {
 		return false
 	}
 	c.rpcMu.Lock()
-	ch := c.rpcWait[to]
+	ch, ok := c.rpcWait[to]
+	if ok && ch == nil {
+		delete(c.rpcWait, to)
+		c.rpcAbandoned--
+		c.rpcN.Store(int32(len(c.rpcWait)))
+	}
 	c.rpcMu.Unlock()
 	if ch == nil {
-		return false
+		return ok
 	}
 	select {
 	case ch <- payload:

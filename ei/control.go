@@ -430,8 +430,8 @@ var controlArity = map[int64]int{
 	opUnlinkID: 4, opUnlinkIDAck: 4,
 }
 
-// readControl decodes a control tuple at r. hasMore tells whether bytes
-// follow the control (a payload), which only matters for unknown controls.
+// readControl decodes a control tuple at r. For an UnknownControl the
+// caller sets Payload, from whether bytes follow the control.
 func readControl(r *Reader) (Control, error) {
 	start := r.Offset()
 	arity, err := r.ReadTupleHeader()

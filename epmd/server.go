@@ -89,7 +89,7 @@ func (s *Server) packetTimeout() time.Duration {
 	return DefaultPacketTimeout
 }
 
-// ListenAndServe listens on s.Addr and serves. It returns ErrServerClosed
+// ListenAndServe listens on s.Addr with Listen and serves. It returns ErrServerClosed
 // after Shutdown or Close, or the error that stopped it.
 func (s *Server) ListenAndServe() error {
 	addr := s.Addr
@@ -99,7 +99,7 @@ func (s *Server) ListenAndServe() error {
 	if s.isClosing() {
 		return ErrServerClosed
 	}
-	l, err := net.Listen("tcp", addr)
+	l, err := Listen(context.Background(), addr)
 	if err != nil {
 		return err
 	}
@@ -141,8 +141,25 @@ func (s *Server) Serve(l net.Listener) error {
 			c.Close()
 			continue
 		}
-		go s.serveConn(reg, sc)
+		s.accepted(reg, sc)
 	}
+}
+
+// accepted serves a new connection. When the request is already there and
+// is a PORT_PLEASE2_REQ, whose reply is small enough never to block, it
+// answers at once; that spares the common lookup a goroutine and the
+// thread handoffs that come with it. Anything else gets a goroutine.
+func (s *Server) accepted(reg *registry, sc *serverConn) {
+	buf := bufPool.Get().(*[inbufSize]byte)
+	got := readNow(sc.Conn, buf[:inbufSize-1])
+	if got >= 3 && buf[2] == tagPortPlease2Req && int(binary.BigEndian.Uint16(buf[:]))+2 == got {
+		s.portPlease2(reg, sc, buf[2:got])
+		bufPool.Put(buf)
+		sc.Close()
+		s.forget(sc)
+		return
+	}
+	go s.serveConn(reg, sc, buf, got)
 }
 
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
@@ -247,17 +264,18 @@ func (s *Server) log(level slog.Level, msg string, args ...any) {
 // bufPool holds request buffers of inbufSize bytes.
 var bufPool = sync.Pool{New: func() any { return new([inbufSize]byte) }}
 
-// serveConn reads one request from sc and answers it.
-func (s *Server) serveConn(reg *registry, sc *serverConn) {
+// serveConn reads one request from sc and answers it. buf holds got bytes
+// read already; serveConn returns it to bufPool.
+func (s *Server) serveConn(reg *registry, sc *serverConn, buf *[inbufSize]byte, got int) {
 	defer s.forget(sc)
 	defer sc.Close()
+	defer bufPool.Put(buf)
 	sc.SetDeadline(time.Now().Add(s.packetTimeout()))
 
-	buf := bufPool.Get().(*[inbufSize]byte)
-	defer bufPool.Put(buf)
 	// Like OTP's epmd, read what is there, up to a full buffer, and drop
 	// the connection if the peer sent more than its packet.
-	got, err := io.ReadAtLeast(sc, buf[:inbufSize-1], 2)
+	n, err := io.ReadAtLeast(sc, buf[got:inbufSize-1], max(2-got, 0))
+	got += n
 	if err != nil {
 		if got > 0 {
 			s.log(slog.LevelWarn, "partial packet", "conn", sc.id, "bytes", got, "err", err)

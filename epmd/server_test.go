@@ -620,14 +620,7 @@ func TestServerShutdownContext(t *testing.T) {
 // can hold (about 1017).
 func TestServerManyNodes(t *testing.T) {
 	const n = 2000
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 2*n+200 {
-		lim.Cur = min(lim.Max, 2*n+200)
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); lim.Cur < 2*n+200 {
-			t.Skipf("need %d file descriptors, have %d", 2*n+200, lim.Cur)
-		}
-	}
+	needFiles(t, 2*n+200) // both ends of every connection
 	s := &Server{}
 	addr := startServer(t, s)
 	var wg sync.WaitGroup
@@ -758,4 +751,35 @@ func FuzzServer(f *testing.F) {
 			<-done
 		})
 	})
+}
+
+// TestListenServe serves on a Listen listener, where on Linux a request
+// has arrived by the time it is accepted: whole requests are answered on
+// the accept loop, partial ones by a goroutine that keeps what was read.
+func TestListenServe(t *testing.T) {
+	l, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, &Server{}, l)
+	register(t, addr, alive2Body("foo", 5000, 6, nil))
+	want := []byte{119, 0, 0x13, 0x88, 77, 0, 0, 6, 0, 5, 0, 3, 'f', 'o', 'o', 0, 0}
+	if got := portPlease(t, addr, "foo"); !bytes.Equal(got, want) {
+		t.Errorf("PORT_PLEASE2_REQ(foo) = %x, want %x", got, want)
+	}
+	// Send the request a byte at a time.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	for _, b := range frame([]byte("zfoo")) {
+		if _, err := c.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := io.ReadAll(c); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("PORT_PLEASE2_REQ(foo) sent bytewise = %x, %v; want %x", got, err, want)
+	}
 }

@@ -391,7 +391,7 @@ func listen(cfg config, logger *slog.Logger) ([]net.Listener, error) {
 		}
 	}
 	for _, a := range addrs {
-		l, err := net.Listen("tcp", net.JoinHostPort(a.host, port))
+		l, err := epmd.Listen(context.Background(), net.JoinHostPort(a.host, port))
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				logger.Info(fmt.Sprintf("there is already a epmd running at port %d", cfg.port))

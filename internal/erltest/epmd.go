@@ -1,6 +1,7 @@
 package erltest
 
 import (
+	"context"
 	"errors"
 	"net"
 	"testing"
@@ -22,7 +23,7 @@ func StartEPMD(t testing.TB) int {
 // one with RelaxedCommandCheck set.
 func ServeEPMD(t testing.TB, s *epmd.Server) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := epmd.Listen(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("StartEPMD: %v", err)
 	}

@@ -14,7 +14,8 @@
 // Server is a drop-in replacement for OTP's epmd: it sends the same bytes,
 // hands out creations by the same rules and, unlike OTP's select-based
 // epmd, registers any number of nodes. The command cmd/epmd wraps it with
-// the flags and output of OTP's epmd.
+// the flags and output of OTP's epmd. Listen opens a listener tuned for
+// it.
 //
 // # Cancellation
 //
@@ -34,8 +35,9 @@
 //
 // Message values are plain data: use one from a single goroutine at a
 // time. The client functions hold no shared state and are safe for
-// concurrent use. A Server serves each connection in its own goroutine;
-// its methods are safe for concurrent use, and Close and Shutdown wait for
-// the goroutines it started. A Server may serve several listeners at once,
+// concurrent use. A Server serves each connection in its own goroutine,
+// but answers lookups whose request is already in on its accept loop; its
+// methods are safe for concurrent use, and Close and Shutdown wait for the
+// goroutines it started. A Server may serve several listeners at once,
 // which share its registered nodes.
 package epmd

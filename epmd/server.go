@@ -106,9 +106,11 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(l)
 }
 
-// Serve accepts connections on l and serves each in its own goroutine. It
-// may be called for several listeners, which then share the registered
-// nodes. Serve closes l. It returns ErrServerClosed after Shutdown, Close
+// Serve accepts connections on l and serves each in its own goroutine,
+// except that a PORT_PLEASE2_REQ that has fully arrived when its
+// connection is accepted is answered at once (see Listen). Serve may be
+// called for several listeners, which then share the registered nodes.
+// Serve closes l. It returns ErrServerClosed after Shutdown, Close
 // or an accepted KILL_REQ, or else the error from l.Accept.
 func (s *Server) Serve(l net.Listener) error {
 	reg := s.registry()

@@ -271,7 +271,11 @@ var bufPool = sync.Pool{New: func() any { return new([inbufSize]byte) }}
 func (s *Server) serveConn(reg *registry, sc *serverConn, buf *[inbufSize]byte, got int) {
 	defer s.forget(sc)
 	defer sc.Close()
-	defer bufPool.Put(buf)
+	defer func() {
+		if buf != nil {
+			bufPool.Put(buf)
+		}
+	}()
 	sc.SetDeadline(time.Now().Add(s.packetTimeout()))
 
 	// Like OTP's epmd, read what is there, up to a full buffer, and drop
@@ -297,7 +301,15 @@ func (s *Server) serveConn(reg *registry, sc *serverConn, buf *[inbufSize]byte, 
 		s.log(slog.LevelWarn, "partial packet", "conn", sc.id, "err", err)
 		return
 	}
-	s.handle(reg, sc, buf[2:want])
+	req := buf[2:want]
+	if req[0] == tagAlive2Req {
+		// This goroutine lives as long as the registration: give the
+		// buffer back now rather than hold it.
+		req = bytes.Clone(req)
+		bufPool.Put(buf)
+		buf = nil
+	}
+	s.handle(reg, sc, req)
 }
 
 // handle serves the request body req on sc.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Unmarshal decodes data, which must hold the version byte 131 and exactly
@@ -108,29 +109,7 @@ type Reader struct {
 	data []byte
 	off  int
 	last *atomEntry // the last atom decoded, to skip hashing repeats
-	slab []Term     // backing store for small tuples and lists
-}
-
-// slabSize is the most elements a slab holds; bigger tuples and lists get
-// their own allocation.
-const slabSize = 64
-
-// terms returns a slice of n zero Terms, carved from a shared slab when n is
-// small so that small containers do not each cost an allocation. Its
-// capacity is n, so appending to it never touches a neighbour. n must not
-// exceed the bytes left.
-func (r *Reader) terms(n int) []Term {
-	if n == 0 || n > slabSize {
-		return make([]Term, n)
-	}
-	if cap(r.slab)-len(r.slab) < n {
-		// Most terms take two bytes or more, so size the slab by what
-		// the rest of the input can fill.
-		r.slab = make([]Term, 0, max(n, min(slabSize, (len(r.data)-r.off)/2)))
-	}
-	i := len(r.slab)
-	r.slab = r.slab[:i+n]
-	return r.slab[i : i+n : i+n]
+	a    arena      // backing store for the terms built by term
 }
 
 // NewReader returns a Reader over data, which it does not copy. The data
@@ -216,6 +195,12 @@ func (r *Reader) term(depth int) (Term, error) {
 			r.off += 2
 			return int64(v), nil
 		}
+	case tagInteger:
+		if r.off+4 < len(r.data) {
+			v := int64(int32(binary.BigEndian.Uint32(r.data[r.off+1:])))
+			r.off += 5
+			return r.int(v), nil
+		}
 	case tagNil:
 		r.off++
 		return emptyList, nil
@@ -249,13 +234,10 @@ func (r *Reader) tuple(depth int) (Term, error) {
 		return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
 	}
 	t := Tuple(r.terms(int(n)))
-	for i := range t {
-		var err error
-		if t[i], err = r.term(depth + 1); err != nil {
-			return nil, err
-		}
+	if err := r.elems(t, depth+1); err != nil {
+		return nil, err
 	}
-	return t, nil
+	return box(r, &r.a.seqs, t, typeTuple, 2), nil
 }
 
 // termSlow decodes any term.
@@ -280,7 +262,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if !r.has(4) {
 			return nil, r.truncated(start, "INTEGER_EXT")
 		}
-		return int64(int32(r.u32())), nil
+		return r.int(int64(int32(r.u32()))), nil
 
 	case tagSmallBig, tagLargeBig:
 		r.off = start
@@ -291,7 +273,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if x != nil {
 			return x, nil
 		}
-		return i, nil
+		return r.int(i), nil
 
 	case tagNewFloat, tagFloat:
 		r.off = start
@@ -299,7 +281,10 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return f, nil
+		if bits := math.Float64bits(f); bits > math.MaxUint8 {
+			return box(r, &r.a.words64, int64(bits), typeFloat64, 9), nil
+		}
+		return f, nil // the runtime boxes it without allocating
 
 	case tagSmallTuple, tagLargeTuple:
 		r.off = start
@@ -322,7 +307,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if n == 0 {
 			return emptyList, nil
 		}
-		return String(r.bytes(int(n))), nil
+		return box(r, &r.a.strings, r.string(int(n)), typeString, 4), nil
 
 	case tagBinary:
 		if !r.has(4) {
@@ -332,7 +317,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if !r.has(uint64(n)) {
 			return nil, r.truncated(start, "BINARY_EXT")
 		}
-		return Binary(bytes.Clone(r.bytes(int(n)))), nil
+		return box(r, &r.a.binaries, Binary(r.copyBytes(int(n))), typeBinary, 5), nil
 
 	case tagBitBinary:
 		if !r.has(5) {
@@ -346,13 +331,11 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if bits > 8 || (bits == 0) != (n == 0) {
 			return nil, r.errorf(start, "BIT_BINARY_EXT of %d bytes with %d bits in the last byte", n, bits)
 		}
-		data := bytes.Clone(r.bytes(int(n)))
+		data := r.copyBytes(int(n))
 		if n > 0 {
 			data[n-1] &= 0xff << (8 - bits)
-		} else {
-			data = []byte{}
 		}
-		return BitBinary{Data: data, Bits: bits}, nil
+		return box(r, &r.a.bitBinaries, BitBinary{Data: data, Bits: bits}, typeBitBinary, 6), nil
 
 	case tagMap:
 		if !r.has(4) {
@@ -365,7 +348,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if depth >= MaxDepth {
 			return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
 		}
-		m := make(Map, n)
+		m := Map(carve(r, &r.a.pairs, int(n), 4))
 		for i := range m {
 			var err error
 			if m[i].Key, err = r.term(depth + 1); err != nil {
@@ -375,7 +358,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 				return nil, err
 			}
 		}
-		return m, nil
+		return box(r, &r.a.maps, m, typeMap, 5), nil
 
 	case tagNewPid, tagPid:
 		r.off = start
@@ -383,7 +366,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return p, nil
+		return box(r, &r.a.pids, p, typePid, 15), nil
 
 	case tagNewPort, tagPort, tagV4Port:
 		r.off = start
@@ -391,7 +374,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return p, nil
+		return box(r, &r.a.ports, p, typePort, 11), nil
 
 	case tagNewerReference, tagNewReference, tagReference:
 		r.off = start
@@ -399,7 +382,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ref, nil
+		return box(r, &r.a.refs, ref, typeRef, 11), nil
 
 	case tagNewFun:
 		return r.fun(start, depth, true)
@@ -441,16 +424,19 @@ func (r *Reader) list(start, depth int) (Term, error) {
 			return nil, r.truncated(start, "LIST_EXT")
 		}
 		if elems == nil {
-			elems = r.terms(int(n))[:0]
-		} else {
-			elems = growTerms(elems, int(n))
-		}
-		for range n {
-			e, err := r.term(depth + 1)
-			if err != nil {
+			elems = r.terms(int(n))
+			if err := r.elems(elems, depth+1); err != nil {
 				return nil, err
 			}
-			elems = append(elems, e)
+		} else {
+			elems = growTerms(elems, int(n))
+			for range n {
+				e, err := r.term(depth + 1)
+				if err != nil {
+					return nil, err
+				}
+				elems = append(elems, e)
+			}
 		}
 		// The tail.
 		tailStart := r.off
@@ -462,7 +448,7 @@ func (r *Reader) list(start, depth int) (Term, error) {
 			if len(elems) == 0 {
 				return emptyList, nil
 			}
-			return List(elems), nil
+			return box(r, &r.a.seqs, Tuple(elems), typeList, 2), nil
 		case tagList:
 			continue
 		case tagString:
@@ -480,7 +466,7 @@ func (r *Reader) list(start, depth int) (Term, error) {
 			if len(elems) == 0 {
 				return emptyList, nil
 			}
-			return List(elems), nil
+			return box(r, &r.a.seqs, Tuple(elems), typeList, 2), nil
 		}
 		r.off = tailStart
 		tail, err := r.term(depth + 1)
@@ -490,10 +476,50 @@ func (r *Reader) list(start, depth int) (Term, error) {
 		if len(elems) == 0 {
 			return tail, nil
 		}
-		return ImproperList{Elems: elems, Tail: tail}, nil
+		return box(r, &r.a.improperLists, ImproperList{Elems: elems, Tail: tail}, typeImproperList, 7), nil
 	}
 }
 
+// elems decodes the elements of a tuple or list into t. It decodes a small
+// integer, or an atom equal to the last one (as in a list of records), in
+// line.
+func (r *Reader) elems(t []Term, depth int) error {
+	data := r.data
+	for i := range t {
+		off := r.off
+		if off+1 < len(data) {
+			switch data[off] {
+			case tagSmallInteger:
+				t[i] = smallInts[data[off+1]]
+				r.off = off + 2
+				continue
+			case tagSmallAtomUTF8:
+				if e := r.last; e != nil && e.mask != 0 && off+8 <= len(data) &&
+					binary.LittleEndian.Uint64(data[off:])&e.mask == e.enc {
+					t[i] = e.term
+					r.off = off + 2 + len(e.atom)
+					continue
+				}
+			}
+		}
+		var err error
+		if t[i], err = r.term(depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// smallInts holds 0..255 boxed.
+var smallInts = func() (a [256]Term) {
+	for i := range a {
+		a[i] = int64(i)
+	}
+	return a
+}()
+
+// growTerms makes room for n more elements in s. It is used only when a
+// list's length is not known up front, which erl never causes.
 func growTerms(s []Term, n int) []Term {
 	if cap(s)-len(s) >= n {
 		return s
@@ -501,12 +527,189 @@ func growTerms(s []Term, n int) []Term {
 	return append(s, make([]Term, n)...)[:len(s)]
 }
 
+// int boxes an integer. 0..255 come boxed from smallInts (and boxing
+// them would not allocate either); other values go to the arena.
+func (r *Reader) int(v int64) Term {
+	if uint64(v) <= math.MaxUint8 {
+		return smallInts[v]
+	}
+	return box(r, &r.a.words64, v, typeInt64, 5)
+}
+
+// string copies n bytes into the arena as a String. The bytes are never
+// written again.
+func (r *Reader) string(n int) String {
+	b := carve(r, &r.a.bytes, n, 1)
+	copy(b, r.bytes(n))
+	return String(unsafe.String(unsafe.SliceData(b), n))
+}
+
+// copyBytes copies n bytes into the arena. The copy is not nil, even when
+// n is 0.
+func (r *Reader) copyBytes(n int) []byte {
+	b := carve(r, &r.a.bytes, n, 1)
+	copy(b, r.bytes(n))
+	return b
+}
+
+// terms returns a slice of n zero Terms from the arena. n must not exceed
+// the bytes left.
+func (r *Reader) terms(n int) []Term { return carve(r, &r.a.terms, n, 2) }
+
+// arena holds the slabs that Reader.term carves decoded values from, so
+// that a tree of many small values costs a few allocations rather than one
+// (or two) per value: element arrays of tuples, lists and maps, copied
+// bytes, reference words, and the boxes that hold values inside a Term.
+//
+// A slab is carved front to back, and a piece is never written again once
+// handed out, except by the caller that owns it (a Binary's bytes). Pieces
+// are sliced with full slice expressions, so appending to one never
+// touches a neighbour. A slab is sized by what the rest of the input could
+// fill and by maxSlab, so a term kept alive keeps at most a few kilobytes
+// of its siblings alive, and a short input gets short slabs.
+type arena struct {
+	terms []Term   // elements of tuples, lists and funs' free variables
+	pairs []Pair   // elements of maps
+	bytes []byte   // bytes of binaries, bitstrings and strings
+	words []uint32 // reference IDs
+
+	// Boxes. A box holds the bytes of the value, so values with the same
+	// layout share a slab: seqs holds Tuples and Lists, words64 int64s
+	// and the bits of float64s.
+	seqs          []Tuple
+	words64       []int64
+	improperLists []ImproperList
+	strings       []String
+	binaries      []Binary
+	bitBinaries   []BitBinary
+	maps          []Map
+	pids          []Pid
+	ports         []Port
+	refs          []Ref
+}
+
+// maxSlab is the most elements a new slab holds beyond the n it is made
+// for; a piece of more than maxSlab elements gets its own allocation.
+const maxSlab = 256
+
+// slabCap returns the capacity of a new slab replacing one of capacity old
+// to hold n elements now. The spare room grows with each slab, but holds
+// no more elements than the rest of the input can fill when each needs at
+// least minSize bytes; n elements still to be read take n bytes of it.
+func (r *Reader) slabCap(old, n, minSize, rest int) int {
+	return n + max(0, min(max(old, 4), maxSlab, rest/minSize))
+}
+
+// carve returns n zero elements from the slab *s, first replacing the slab
+// if it has too little room. The elements (when they are terms) are still
+// to be read, and each other element needs at least minSize bytes of
+// input.
+func carve[T any](r *Reader, s *[]T, n, minSize int) []T {
+	if n == 0 {
+		return []T{} // not nil, and allocates nothing
+	}
+	if cap(*s)-len(*s) < n {
+		if n > maxSlab {
+			return make([]T, n)
+		}
+		*s = make([]T, 0, r.slabCap(cap(*s), n, minSize, len(r.data)-r.off-n))
+	}
+	i := len(*s)
+	*s = (*s)[:i+n]
+	return (*s)[i : i+n : i+n]
+}
+
+// eface is the layout of an empty interface (Term): a type word and a
+// pointer to the value.
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// typeWord returns the type word of a Term holding a T.
+func typeWord[T any]() unsafe.Pointer {
+	var t Term = *new(T)
+	return (*eface)(unsafe.Pointer(&t)).typ
+}
+
+var (
+	typeInt64        = typeWord[int64]()
+	typeFloat64      = typeWord[float64]()
+	typeTuple        = typeWord[Tuple]()
+	typeList         = typeWord[List]()
+	typeImproperList = typeWord[ImproperList]()
+	typeString       = typeWord[String]()
+	typeBinary       = typeWord[Binary]()
+	typeBitBinary    = typeWord[BitBinary]()
+	typeMap          = typeWord[Map]()
+	typePid          = typeWord[Pid]()
+	typePort         = typeWord[Port]()
+	typeRef          = typeWord[Ref]()
+)
+
+// arenaBoxes reports whether box may build Terms in the arena: whether
+// the eface layout assumed above holds in this runtime.
+var arenaBoxes = func() bool {
+	want := Tuple{int64(1000)}
+	s := make([]Tuple, 0, 1)
+	t := boxIn(&s, want, typeTuple)
+	got, ok := t.(Tuple)
+	return ok && len(got) == 1 && &got[0] == &want[0] && fmt.Sprint(t) == "[1000]"
+}()
+
+// box returns v as a Term. Converting a non-pointer value to an interface
+// copies it to a fresh heap object; box instead copies it into a slab of
+// the arena and builds the interface around a pointer into the slab, so
+// that boxing many values costs one allocation. This is sound because an
+// interface only needs its data pointer to point at a T that nobody
+// writes again, which holds for a slab element handed out once; the
+// garbage collector keeps the slab alive through the interior pointer.
+// typ must be the type word of T.
+func box[T any](r *Reader, s *[]T, v T, typ unsafe.Pointer, minSize int) Term {
+	if len(*s) == cap(*s) {
+		rest := len(r.data) - r.off
+		if rest < minSize || !arenaBoxes {
+			// No other value fits in the rest: a slab would only
+			// cost more than boxing this one.
+			return boxed(v, typ)
+		}
+		*s = make([]T, 0, r.slabCap(cap(*s), 1, minSize, rest))
+	}
+	return boxIn(s, v, typ)
+}
+
+// boxed returns v as the Term box would, without the arena.
+func boxed[T any](v T, typ unsafe.Pointer) Term {
+	switch t := any(v).(type) {
+	case Tuple:
+		if typ == typeList {
+			return List(t)
+		}
+	case int64:
+		if typ == typeFloat64 {
+			return math.Float64frombits(uint64(t))
+		}
+	}
+	return v
+}
+
+// boxIn appends v to *s, which must have room, and returns it boxed.
+func boxIn[T any](s *[]T, v T, typ unsafe.Pointer) Term {
+	*s = append(*s, v)
+	p := &(*s)[len(*s)-1]
+	var t Term
+	*(*eface)(unsafe.Pointer(&t)) = eface{typ: typ, data: unsafe.Pointer(p)}
+	return t
+}
+
 // atomTerm decodes any of the atom encodings as a boxed Term.
 func (r *Reader) atomTerm() (Term, error) {
-	b, latin1, cached, err := r.atomBytes()
+	b, e, latin1, cached, err := r.atomBytes()
 	switch {
 	case err != nil:
 		return nil, err
+	case e != nil:
+		return e.term, nil
 	case b == nil:
 		return cached, nil
 	case latin1:
@@ -517,17 +720,16 @@ func (r *Reader) atomTerm() (Term, error) {
 
 // atom decodes any of the atom encodings.
 func (r *Reader) atom() (Atom, error) {
-	b, latin1, cached, err := r.atomBytes()
+	b, e, latin1, cached, err := r.atomBytes()
 	switch {
 	case err != nil:
 		return "", err
+	case e != nil:
+		return e.atom, nil
 	case b == nil:
 		return cached, nil
 	case latin1:
 		return latin1Atom(b), nil
-	}
-	if e := r.last; e != nil && string(e.atom) == string(b) {
-		return e.atom, nil
 	}
 	r.last = intern(b)
 	return r.last.atom, nil
@@ -549,6 +751,11 @@ func runeCount(b []byte) int {
 type atomEntry struct {
 	atom Atom
 	term Term
+
+	// For an atom of up to 6 bytes, enc holds its SMALL_ATOM_UTF8_EXT
+	// encoding as a little-endian word and mask has a 0xff byte for each
+	// byte of it; otherwise mask is 0.
+	enc, mask uint64
 }
 
 // atomTable caches decoded atoms so that decoding a known atom does not
@@ -581,16 +788,25 @@ func intern(b []byte) *atomEntry {
 	}
 	a := Atom(b)
 	e := &atomEntry{atom: a, term: a}
+	if len(b) <= 6 {
+		var w [8]byte
+		w[0], w[1] = tagSmallAtomUTF8, byte(len(b))
+		copy(w[2:], b)
+		e.enc = binary.LittleEndian.Uint64(w[:])
+		e.mask = 1<<(8*(2+len(b))) - 1
+	}
 	slot.Store(e)
 	return e
 }
 
 // atomBytes consumes an atom and returns its bytes, which are Latin-1 if
-// latin1 is set, or for ATOM_CACHE_REF nil bytes and the cached atom.
-func (r *Reader) atomBytes() (b []byte, latin1 bool, cached Atom, err error) {
+// latin1 is set, or for ATOM_CACHE_REF nil bytes and the cached atom. For
+// a UTF-8 atom already in the atom table it also returns the entry (and
+// skips checking the bytes, which the table holds only once checked).
+func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, err error) {
 	start := r.off
 	if !r.has(1) {
-		return nil, false, "", r.truncated(start, "atom")
+		return nil, nil, false, "", r.truncated(start, "atom")
 	}
 	tag := r.u8()
 	var n int
@@ -598,51 +814,58 @@ func (r *Reader) atomBytes() (b []byte, latin1 bool, cached Atom, err error) {
 	case tagSmallAtomUTF8, tagSmallAtom:
 		if !r.has(1) {
 			r.off = start
-			return nil, false, "", r.truncated(start, tagName(tag))
+			return nil, nil, false, "", r.truncated(start, tagName(tag))
 		}
 		n = int(r.u8())
 	case tagAtomUTF8, tagAtom:
 		if !r.has(2) {
 			r.off = start
-			return nil, false, "", r.truncated(start, tagName(tag))
+			return nil, nil, false, "", r.truncated(start, tagName(tag))
 		}
 		n = int(r.u16())
 	case tagAtomCacheRef:
 		if !r.has(1) {
 			r.off = start
-			return nil, false, "", r.truncated(start, "ATOM_CACHE_REF")
+			return nil, nil, false, "", r.truncated(start, "ATOM_CACHE_REF")
 		}
 		i := int(r.u8())
 		if i >= len(r.AtomCache) {
 			r.off = start
-			return nil, false, "", r.errorf(start, "ATOM_CACHE_REF %d not in the atom cache (%d entries)", i, len(r.AtomCache))
+			return nil, nil, false, "", r.errorf(start, "ATOM_CACHE_REF %d not in the atom cache (%d entries)", i, len(r.AtomCache))
 		}
-		return nil, false, r.AtomCache[i], nil
+		return nil, nil, false, r.AtomCache[i], nil
 	default:
 		r.off = start
-		return nil, false, "", r.errorf(start, "want an atom, got %s", tagName(tag))
+		return nil, nil, false, "", r.errorf(start, "want an atom, got %s", tagName(tag))
 	}
 	if !r.has(uint64(n)) {
 		r.off = start
-		return nil, false, "", r.truncated(start, tagName(tag))
+		return nil, nil, false, "", r.truncated(start, tagName(tag))
 	}
 	b = r.bytes(n)
 	if tag == tagAtom || tag == tagSmallAtom {
 		if n > math.MaxUint8 {
 			r.off = start
-			return nil, false, "", r.errorf(start, "atom of %d characters, more than 255", n)
+			return nil, nil, false, "", r.errorf(start, "atom of %d characters, more than 255", n)
 		}
-		return b, true, "", nil
+		return b, nil, true, "", nil
+	}
+	if e := r.last; e != nil && string(e.atom) == string(b) {
+		return b, e, false, "", nil
+	}
+	if e := lookup(b); e != nil {
+		r.last = e
+		return b, e, false, "", nil
 	}
 	if !utf8.Valid(b) {
 		r.off = start
-		return nil, false, "", r.errorf(start, "atom is not valid UTF-8")
+		return nil, nil, false, "", r.errorf(start, "atom is not valid UTF-8")
 	}
 	if n > math.MaxUint8 && runeCount(b) > math.MaxUint8 {
 		r.off = start
-		return nil, false, "", r.errorf(start, "atom of %d characters, more than 255", runeCount(b))
+		return nil, nil, false, "", r.errorf(start, "atom of %d characters, more than 255", runeCount(b))
 	}
-	return b, false, "", nil
+	return b, nil, false, "", nil
 }
 
 // latin1Atom converts a Latin-1 atom to UTF-8.
@@ -716,8 +939,23 @@ func (r *Reader) bigInt() (i int64, x *big.Int, err error) {
 	}
 	const wordBytes = bits.UintSize / 8
 	words := make([]big.Word, (hi+wordBytes-1)/wordBytes)
-	for j, d := range digits[:hi] {
-		words[j/wordBytes] |= big.Word(d) << (8 * (j % wordBytes))
+	d := digits[:hi]
+	for j := range words {
+		var w big.Word
+		switch {
+		case len(d) >= 8 && wordBytes == 8:
+			w = big.Word(binary.LittleEndian.Uint64(d))
+			d = d[8:]
+		case len(d) >= 4 && wordBytes == 4:
+			w = big.Word(binary.LittleEndian.Uint32(d))
+			d = d[4:]
+		default:
+			for k := len(d) - 1; k >= 0; k-- {
+				w = w<<8 | big.Word(d[k])
+			}
+			d = nil
+		}
+		words[j] = w
 	}
 	x = new(big.Int).SetBits(words)
 	if neg {
@@ -894,18 +1132,15 @@ func (r *Reader) ref(keep bool) (Ref, error) {
 		return Ref{}, err
 	}
 	ref := Ref{Node: node}
-	if keep {
-		ref.ID = make([]uint32, n)
-	}
 	switch {
 	case tag == tagNewerReference && r.has(uint64(4+4*n)):
 		ref.Creation = r.u32()
-		r.readWords(ref.ID, n)
+		ref.ID = r.readWords(n, keep)
 	case tag == tagNewReference && r.has(uint64(1+4*n)):
 		ref.Creation = uint32(r.u8())
-		r.readWords(ref.ID, n)
+		ref.ID = r.readWords(n, keep)
 	case tag == tagReference && r.has(5):
-		r.readWords(ref.ID, 1)
+		ref.ID = r.readWords(1, keep)
 		ref.Creation = uint32(r.u8())
 	default:
 		r.off = start
@@ -914,15 +1149,18 @@ func (r *Reader) ref(keep bool) (Ref, error) {
 	return ref, nil
 }
 
-// readWords reads n words into ids, or skips them if ids is nil.
-func (r *Reader) readWords(ids []uint32, n int) {
-	if ids == nil {
+// readWords reads n words into the arena, or skips them unless keep is
+// set.
+func (r *Reader) readWords(n int, keep bool) []uint32 {
+	if !keep {
 		r.off += 4 * n
-		return
+		return nil
 	}
+	ids := carve(r, &r.a.words, n, 4)
 	for i := range ids {
 		ids[i] = r.u32()
 	}
+	return ids
 }
 
 // fun decodes the rest of a NEW_FUN_EXT that started at start. Unless
@@ -957,7 +1195,7 @@ func (r *Reader) fun(start, depth int, keep bool) (Term, error) {
 		return nil, r.truncated(start, "NEW_FUN_EXT")
 	}
 	if keep {
-		f.FreeVars = make([]Term, numFree)
+		f.FreeVars = r.terms(int(numFree))
 		for i := range f.FreeVars {
 			if f.FreeVars[i], err = r.term(depth + 1); err != nil {
 				return nil, err
@@ -1211,7 +1449,7 @@ func (r *Reader) skip(depth int) error {
 	tag := r.data[r.off]
 	switch tag {
 	case tagSmallAtomUTF8, tagAtomUTF8, tagSmallAtom, tagAtom, tagAtomCacheRef:
-		_, _, _, err := r.atomBytes()
+		_, _, _, _, err := r.atomBytes()
 		return err
 	case tagSmallInteger, tagInteger:
 		n := 2

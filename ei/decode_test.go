@@ -340,3 +340,55 @@ func TestConcurrentUnmarshal(t *testing.T) {
 		<-done
 	}
 }
+
+// TestDecodeArena checks that values carved from the decoder's shared
+// slabs are independent: appending to or changing one leaves its
+// neighbours alone, and each keeps its own Go type.
+func TestDecodeArena(t *testing.T) {
+	want := List{
+		Binary("ab"), Binary("cd"), Binary{},
+		String("ef"), String("gh"),
+		BitBinary{Data: []byte{0xf0}, Bits: 4},
+		int64(1000), 2.5, int64(-7), 1e300, int64(1) << 40,
+		Tuple{Atom("t")}, List{Atom("l")}, Tuple{}, List{int64(1), int64(2)},
+		Map{{int64(300), Tuple{}}}, Map{},
+		Pid{Node: "n@h", ID: 1}, Pid{Node: "n@h", ID: 2},
+		Port{Node: "n@h", ID: 3}, Port{Node: "n@h", ID: 4},
+		Ref{Node: "n@h", ID: []uint32{5, 6}}, Ref{Node: "n@h", ID: []uint32{7}},
+		ImproperList{Elems: []Term{int64(500)}, Tail: Atom("x")},
+		ImproperList{Elems: []Term{int64(600)}, Tail: Atom("y")},
+	}
+	data, err := Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(data)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Unmarshal(%x) = %#v, %v, want %#v", data, got, err, want)
+	}
+	for i, e := range got.(List) {
+		if reflect.TypeOf(e) != reflect.TypeOf(want[i]) {
+			t.Errorf("element %d is a %T, want %T", i, e, want[i])
+		}
+	}
+	l := got.(List)
+	b0 := l[0].(Binary)
+	_ = append(b0, 'X', 'Y', 'Z')
+	b0[0] = 'A'
+	_ = append(l[2].(Binary), 'Q')
+	_ = append(l[5].(BitBinary).Data, 'R')
+	_ = append(l[11].(Tuple), Atom("u"))
+	_ = append(l[0:0:0], nil)
+	l[14].(List)[0] = int64(9)
+	_ = append(l[15].(Map), Pair{})
+	r := l[21].(Ref)
+	_ = append(r.ID, 99)
+	r.ID[0] = 8
+	_ = append(l[23].(ImproperList).Elems, nil)
+	want[0] = Binary("Ab")
+	want[14] = List{int64(9), int64(2)}
+	want[21] = Ref{Node: "n@h", ID: []uint32{8, 6}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after writes to some elements, Unmarshal(%x) = %#v, want %#v", data, got, want)
+	}
+}

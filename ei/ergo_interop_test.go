@@ -82,7 +82,7 @@ import (
 )
 
 func init() {
-	// ergo prints warnings (such as "link was closed") to stdout unless
+	// ergo logs warnings (such as "link was closed") with package log unless
 	// told otherwise; -ergo.warning on the command line still wins.
 	flag.Set("ergo.warning", "false")
 }

@@ -247,6 +247,8 @@ type probeSend struct {
 
 type probeLink struct{ pid etf.Pid }
 
+type probeMonitor struct{ pid etf.Pid } // returns the monitor's etf.Ref
+
 func (p *ergoProbe) Init(sp *gen.ServerProcess, args ...etf.Term) error {
 	sp.SetTrapExit(p.trapExit)
 	return nil
@@ -258,6 +260,8 @@ func (p *ergoProbe) HandleDirect(sp *gen.ServerProcess, ref etf.Ref, req any) (a
 		return nil, sp.Send(r.to, r.msg)
 	case probeLink:
 		return nil, sp.Link(r.pid)
+	case probeMonitor:
+		return sp.MonitorProcess(r.pid), nil
 	}
 	return nil, lib.ErrUnsupportedRequest
 }
@@ -276,11 +280,12 @@ func (p *ergoProbe) HandleInfo(sp *gen.ServerProcess, msg etf.Term) gen.ServerSt
 	return gen.ServerStatusOK
 }
 
-// spawnProbe starts a probe on the ergo node, stopped at the end of the test.
-func (env *ergoEnv) spawnProbe(t *testing.T, trapExit bool) (gen.Process, *ergoProbe) {
+// spawnProbe starts a probe on the ergo node, registered as name unless
+// name is empty, and stops it at the end of the test.
+func (env *ergoEnv) spawnProbe(t *testing.T, name string, trapExit bool) (gen.Process, *ergoProbe) {
 	t.Helper()
 	probe := &ergoProbe{trapExit: trapExit, inbox: make(chan etf.Term, 16)}
-	p, err := env.node.Spawn("", gen.ProcessOptions{}, probe)
+	p, err := env.node.Spawn(name, gen.ProcessOptions{}, probe)
 	if err != nil {
 		t.Fatalf("Spawn probe: %v", err)
 	}
@@ -396,7 +401,7 @@ func TestErgoAccept(t *testing.T) {
 			if err := l.Publish(ctx); err != nil {
 				t.Fatalf("Publish() = %v", err)
 			}
-			p, probe := env.spawnProbe(t, false)
+			p, probe := env.spawnProbe(t, "", false)
 
 			// The probe's Direct returns once ergo has connected and sent;
 			// the Listener completes the handshake without waiting for
@@ -640,7 +645,7 @@ func TestErgoLinkExit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, _ := env.spawnProbe(t, false)
+			p, _ := env.spawnProbe(t, "", false)
 			probe := eiPid(p.Self())
 			if err := c.Link(ctx, self, probe); err != nil {
 				t.Fatalf("Link = %v", err)
@@ -671,7 +676,7 @@ func TestErgoExitToLinked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, probe := env.spawnProbe(t, true)
+			p, probe := env.spawnProbe(t, "", true)
 			if _, err := p.Direct(probeLink{pid: ergoPid(self)}); err != nil {
 				t.Fatalf("ergo link to %v: %v", self, err)
 			}
@@ -702,7 +707,7 @@ func TestErgoUnlink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, probe := env.spawnProbe(t, false)
+	p, probe := env.spawnProbe(t, "", false)
 	to := eiPid(p.Self())
 	// The ergo node handles the connection's frames in order, so the
 	// probe answers "links" after handling what was sent before.
@@ -725,6 +730,84 @@ func TestErgoUnlink(t *testing.T) {
 	if got := links(); !reflect.DeepEqual(got, []etf.Pid{}) {
 		t.Errorf("after Unlink, the ergo process's links = %v, want none", got)
 	}
+}
+
+// TestErgoMonitor monitors ergo processes by pid and by name and receives
+// their MONITOR_P_EXIT, and has an ergo process monitor one of our pids
+// and receive the MONITOR_P_EXIT we send.
+func TestErgoMonitor(t *testing.T) {
+	env := sharedErgo(t)
+	t.Run("pid", func(t *testing.T) {
+		ctx := testContext(t)
+		n, c := env.connect(t, 0)
+		self, err := n.Pid()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := env.spawnProbe(t, "", false)
+		probe := eiPid(p.Self())
+		ref := ei.Ref{Node: ei.Atom(n.Name), Creation: self.Creation, ID: []uint32{1, 2, 3}}
+		if err := c.SendControl(ctx, ei.MonitorP{From: self, To: probe, Ref: ref}, nil); err != nil {
+			t.Fatalf("SendControl(MonitorP) = %v", err)
+		}
+		if err := c.Send(ctx, probe, ei.Tuple{ei.Atom("stop"), ei.Atom("bye")}); err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+		m := receiveErgo(t, ctx, c)
+		want := ei.Message{Control: ei.MonitorPExit{From: probe, To: self, Ref: ref, Reason: ei.Atom("bye")}}
+		if !reflect.DeepEqual(m, want) {
+			t.Errorf("Receive() = %#v, want %#v", m, want)
+		}
+	})
+	t.Run("name", func(t *testing.T) {
+		ctx := testContext(t)
+		n, c := env.connect(t, 0)
+		self, err := n.Pid()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := erltest.UniqueName("probe")
+		env.spawnProbe(t, name, false)
+		ref := ei.Ref{Node: ei.Atom(n.Name), Creation: self.Creation, ID: []uint32{4, 5, 6}}
+		if err := c.SendControl(ctx, ei.MonitorP{From: self, To: ei.Atom(name), Ref: ref}, nil); err != nil {
+			t.Fatalf("SendControl(MonitorP) = %v", err)
+		}
+		if err := c.RegSend(ctx, self, ei.Atom(name), ei.Tuple{ei.Atom("stop"), ei.Atom("bye")}); err != nil {
+			t.Fatalf("RegSend = %v", err)
+		}
+		m := receiveErgo(t, ctx, c)
+		want := ei.Message{Control: ei.MonitorPExit{From: ei.Atom(name), To: self, Ref: ref, Reason: ei.Atom("bye")}}
+		if !reflect.DeepEqual(m, want) {
+			t.Errorf("Receive() = %#v, want %#v", m, want)
+		}
+	})
+	t.Run("monitored", func(t *testing.T) {
+		ctx := testContext(t)
+		n, c := env.connect(t, 0)
+		self, err := n.Pid()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, probe := env.spawnProbe(t, "", false)
+		r, err := p.Direct(probeMonitor{pid: ergoPid(self)})
+		if err != nil {
+			t.Fatalf("ergo monitor %v: %v", self, err)
+		}
+		ergoRef := r.(etf.Ref)
+		ref := ei.Ref{Node: ei.Atom(ergoRef.Node), Creation: ergoRef.Creation, ID: ergoRef.ID[:3]}
+		from := eiPid(p.Self())
+		m := receiveErgo(t, ctx, c)
+		if want := (ei.Message{Control: ei.MonitorP{From: from, To: self, Ref: ref}}); !reflect.DeepEqual(m, want) {
+			t.Fatalf("Receive() = %#v, want %#v", m, want)
+		}
+		if err := c.SendControl(ctx, ei.MonitorPExit{From: self, To: from, Ref: ref, Reason: ei.Atom("gone")}, nil); err != nil {
+			t.Fatalf("SendControl(MonitorPExit) = %v", err)
+		}
+		want := gen.MessageDown{Ref: ergoRef, Pid: ergoPid(self), Reason: "gone"}
+		if got := probe.next(t, ctx); !reflect.DeepEqual(got, want) {
+			t.Errorf("ergo received %#v, want %#v", got, want)
+		}
+	})
 }
 
 // TestErgoETFDifferences keeps the list of ergo's ETF deviations at the top

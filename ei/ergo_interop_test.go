@@ -10,14 +10,17 @@ package ei_test
 //
 //   - Its etf package cannot decode EXPORT_EXT at all: the decoder never
 //     advances past the module atom, so every fun M:F/A is "Malformed ETF.
-//     ettExport". NEW_FUN_EXT fails too unless OldUniq is an INTEGER_EXT.
+//     ettExport". NEW_FUN_EXT fails too unless OldIndex is a
+//     SMALL_INTEGER_EXT and OldUniq an INTEGER_EXT, and a decoded fun is
+//     encoded as a map of its fields.
 //   - A top-level [] (NIL_EXT) fails to decode (nil pointer dereference,
 //     recovered into an error); [] inside a tuple or list is fine.
 //   - An improper list [1|t] decodes as the proper list [1, t].
 //   - A BIT_BINARY_EXT decodes as a binary whose last byte is shifted right,
 //     and is sent back as such.
-//   - A map with a key that is not comparable in Go (a tuple, list, binary
-//     or map) decodes as an empty map, without an error.
+//   - A map with a key that is not comparable in Go fails to decode (a
+//     binary key: "hash of unhashable type []uint8") or, with a tuple key,
+//     decodes as an empty map without an error.
 //   - A negative SMALL_BIG_EXT of 8 bytes whose magnitude exceeds 2^63
 //     decodes wrapped around: -(2^64-1) decodes as 1.
 //   - Decoding a SMALL_BIG_EXT of more than 8 bytes or a LARGE_BIG_EXT
@@ -33,9 +36,10 @@ package ei_test
 //   - It always sends messages with the 131/68 distribution header, even to
 //     a peer that did not offer DFLAG_DIST_HDR_ATOM_CACHE, and it cannot
 //     read pass-through messages (tag 112, what OTP's erl_interface sends):
-//     it stops reading the connection ("unknown packet type") and drops the
-//     message. So these tests always offer DFLAG_DIST_HDR_ATOM_CACHE; our
-//     Conn reads headers whether or not it offered the flag.
+//     it drops the message and gives up on the connection ("unknown packet
+//     type"), which then carries nothing but ticks. So these tests always
+//     offer DFLAG_DIST_HDR_ATOM_CACHE; our Conn reads headers whether or not
+//     it offered the flag.
 //   - It never offers DFLAG_SEND_SENDER, DFLAG_EXIT_PAYLOAD, DFLAG_UNLINK_ID
 //     or DFLAG_MANDATORY_25_DIGEST, and silently drops SEND_SENDER and the
 //     PAYLOAD_* controls it receives. Our Conn only sends those when the
@@ -47,6 +51,20 @@ package ei_test
 //   - An EXIT it receives is delivered to every process linked with the
 //     sender, not only to the To pid; its reason is reduced to a string
 //     (fmt.Sprint of the term).
+//   - An UNLINK from a remote pid removes the link from the local process
+//     only: ergo still lists the local process among the remote pid's
+//     links, so when the connection goes down the process gets an exit
+//     signal (noconnection) although it was unlinked.
+//   - Its connections learn about a new peer only after ergo's side of the
+//     handshake: right after Connect returns, an ergo process sending to or
+//     linking with one of our pids may find no connection (and get
+//     noconnection). A reply to a message we sent shows the connection is
+//     in place.
+//   - gen.Process.Kill and Exit, and exit signals (from links or from a
+//     connection going down), read fields of the process without a lock
+//     while the goroutine of a process that is stopping clears them: -race
+//     reports it. The tests stop their processes with a message and wait
+//     for them to end before closing connections.
 //   - Every node.StartNode writes a package-level variable (corePID) that
 //     the goroutines of its connections read, and those goroutines outlive
 //     Node.Stop and Node.Wait. Starting a second ergo node after connections
@@ -238,6 +256,7 @@ type ergoProbe struct {
 	gen.Server
 	trapExit bool
 	inbox    chan etf.Term
+	done     chan struct{} // closed when the test ends
 }
 
 type probeSend struct {
@@ -275,7 +294,7 @@ func (p *ergoProbe) HandleInfo(sp *gen.ServerProcess, msg etf.Term) gen.ServerSt
 	}
 	select {
 	case p.inbox <- msg:
-	case <-sp.Context().Done():
+	case <-p.done:
 	}
 	return gen.ServerStatusOK
 }
@@ -284,15 +303,22 @@ func (p *ergoProbe) HandleInfo(sp *gen.ServerProcess, msg etf.Term) gen.ServerSt
 // name is empty, and stops it at the end of the test.
 func (env *ergoEnv) spawnProbe(t *testing.T, name string, trapExit bool) (gen.Process, *ergoProbe) {
 	t.Helper()
-	probe := &ergoProbe{trapExit: trapExit, inbox: make(chan etf.Term, 16)}
+	probe := &ergoProbe{trapExit: trapExit, inbox: make(chan etf.Term, 16), done: make(chan struct{})}
 	p, err := env.node.Spawn(name, gen.ProcessOptions{}, probe)
 	if err != nil {
 		t.Fatalf("Spawn probe: %v", err)
 	}
 	// Process.Kill and Exit read fields that the process's own goroutine
 	// clears when it ends, so they race with a probe that stopped; Send
-	// checks under a lock.
-	t.Cleanup(func() { p.Send(p.Self(), etf.Tuple{etf.Atom("stop"), etf.Atom("normal")}) })
+	// checks under a lock. Exit signals race the same way with a process
+	// that is stopping, so wait for the probe to end before the test's
+	// connection closes (which sends it one if ergo thinks they are
+	// linked).
+	t.Cleanup(func() {
+		close(probe.done)
+		p.Send(p.Self(), etf.Tuple{etf.Atom("stop"), etf.Atom("normal")})
+		p.Wait()
+	})
 	return p, probe
 }
 
@@ -822,6 +848,7 @@ func TestErgoETFDifferences(t *testing.T) {
 		back    ei.Term // what ergo's encoding of want decodes to, if not in
 	}{
 		{name: "export", in: ei.Export{Module: "lists", Function: "map", Arity: 2}, wantErr: true},
+		{name: "fun/small-olduniq", in: ei.Fun{Module: "m", Arity: 1, OldIndex: 1, OldUniq: 5, Pid: ei.Pid{Node: "a@b", ID: 1}}, wantErr: true},
 		{name: "nil/top-level", in: ei.List{}, wantErr: true},
 		{name: "improper-list", in: ei.ImproperList{Elems: []ei.Term{int64(1)}, Tail: ei.Atom("t")},
 			want: etf.List{1, etf.Atom("t")}, back: ei.List{int64(1), ei.Atom("t")}},
@@ -829,6 +856,7 @@ func TestErgoETFDifferences(t *testing.T) {
 			want: []byte{0xff, 0x0f}, back: ei.Binary{0xff, 0x0f}},
 		{name: "map/tuple-key", in: ei.Map{{Key: ei.Tuple{ei.Atom("a")}, Value: int64(1)}},
 			want: etf.Map{}, back: ei.Map{}},
+		{name: "map/binary-key", in: ei.Map{{Key: ei.Binary("k"), Value: int64(1)}}, wantErr: true},
 		{name: "big/negative-2^64+1", in: mustBig("-18446744073709551615"), want: int64(1), back: int64(1)},
 		{name: "ref/5-words", in: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{1, 2, 3, 4, 5}},
 			want: etf.Ref{Node: "a@b", Creation: 1, ID: [5]uint32{1, 2, 3, 4, 5}},

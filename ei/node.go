@@ -349,7 +349,7 @@ func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string) (*han
 func (n *Node) finishHandshake(ctx context.Context, h *handshake, stop func() bool, p peerInfo, err error) (*Conn, error) {
 	if !stop() && err == nil {
 		// ctx ended as the handshake completed; the deadline may be set.
-		err = fmt.Errorf("ei: handshake with %s: %w", h.peerName(), context.Cause(ctx))
+		err = fmt.Errorf("ei: handshake with %s: %w", h.peerName(), ctx.Err())
 	}
 	if err != nil {
 		h.nc.Close()

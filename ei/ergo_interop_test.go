@@ -23,11 +23,15 @@ package ei_test
 //     decodes as an empty map without an error.
 //   - A negative SMALL_BIG_EXT of 8 bytes whose magnitude exceeds 2^63
 //     decodes wrapped around: -(2^64-1) decodes as 1.
+//   - A SMALL_BIG_EXT of 254 or 255 bytes fails to decode ("slice bounds
+//     out of range": the length check overflows a byte); in a message, ergo
+//     gives up on the connection.
 //   - Decoding a SMALL_BIG_EXT of more than 8 bytes or a LARGE_BIG_EXT
 //     reverses its digits in the input buffer, so callers must pass a copy.
 //   - References are always encoded with 3 ID words: a reference with 5
 //     words (as OTP 26 pids and refs may have) loses two, one with fewer
-//     gains zero words.
+//     gains zero words. Only the low 18 bits of the first word are kept
+//     (OTP uses no more).
 //   - Ports decode, but etf.Encode has no case for etf.Port and encodes it
 //     as a map of its fields.
 //
@@ -79,6 +83,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"net"
 	"os"
 	"reflect"
@@ -659,6 +664,215 @@ func TestErgoEcho(t *testing.T) {
 	}
 }
 
+// TestErgoEchoAtomCache sends the echo process terms with many distinct
+// atoms, more than ergo's atom cache holds (2048), so its replies reuse
+// cache slots for new atoms.
+func TestErgoEchoAtomCache(t *testing.T) {
+	env := sharedErgo(t)
+	ctx := testContext(t)
+	n, c := env.connect(t, 0)
+	self, err := n.Pid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 12 {
+		atoms := make(ei.List, 400)
+		for i := range atoms {
+			atoms[i] = ei.Atom(fmt.Sprintf("atom_%d_%d", round, i))
+		}
+		// Repeat some atoms from the round before, cached by now.
+		msg := ei.Tuple{atoms, ei.Atom(fmt.Sprintf("atom_%d_0", max(round-1, 0)))}
+		if err := c.Send(ctx, eiPid(env.echo), ei.Tuple{self, msg}); err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+		m := receiveErgo(t, ctx, c)
+		want := ei.Message{Control: ei.Send{To: self}, Payload: ei.Tuple{ei.Atom("echo"), msg}}
+		if !reflect.DeepEqual(m, want) {
+			t.Fatalf("round %d: Receive() = %.300v, want %.300v", round, m, want)
+		}
+	}
+}
+
+// TestErgoEchoConcurrent has several goroutines send to the echo process
+// over one Conn at once, while one goroutine receives the replies.
+func TestErgoEchoConcurrent(t *testing.T) {
+	env := sharedErgo(t)
+	ctx := testContext(t)
+	n, c := env.connect(t, 0)
+	self, err := n.Pid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const senders, each = 8, 50
+	errs := make(chan error, senders)
+	for g := range senders {
+		go func() {
+			for i := range each {
+				msg := ei.Tuple{int64(g), int64(i), ei.Binary(bytes.Repeat([]byte{byte(i)}, i*100)), ei.Atom(fmt.Sprintf("g%d", g))}
+				if err := c.Send(ctx, eiPid(env.echo), ei.Tuple{self, msg}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	seen := make(map[[2]int64]bool)
+	for range senders * each {
+		m := receiveErgo(t, ctx, c)
+		p, ok := m.Payload.(ei.Tuple)
+		if !ok || len(p) != 2 || p[0] != ei.Atom("echo") {
+			t.Fatalf("Receive() = %.200v, want {echo, Msg}", m)
+		}
+		msg, ok := p[1].(ei.Tuple)
+		if !ok || len(msg) != 4 {
+			t.Fatalf("Receive() = %.200v, want {echo, {G, I, Bin, Atom}}", m)
+		}
+		g, _ := msg[0].(int64)
+		i, _ := msg[1].(int64)
+		want := ei.Tuple{g, i, ei.Binary(bytes.Repeat([]byte{byte(i)}, int(i)*100)), ei.Atom(fmt.Sprintf("g%d", g))}
+		if !reflect.DeepEqual(msg, want) || seen[[2]int64{g, i}] {
+			t.Fatalf("Receive() = %.200v, want a new {echo, %.200v}", m, want)
+		}
+		seen[[2]int64{g, i}] = true
+	}
+	for range senders {
+		if err := <-errs; err != nil {
+			t.Errorf("Send = %v", err)
+		}
+	}
+}
+
+// randomErgoTerm returns a random term from the part of the term space
+// that both codecs represent faithfully (see the top of this file).
+func randomErgoTerm(r *rand.Rand, depth int) ei.Term {
+	kinds := 12
+	if depth <= 0 {
+		kinds = 8 // no containers
+	}
+	switch r.IntN(kinds) {
+	case 0:
+		b := make([]rune, r.IntN(20))
+		for i := range b {
+			b[i] = rune(r.IntN(0x600))
+		}
+		return ei.Atom(string(b))
+	case 1:
+		return int64(r.IntN(256))
+	case 2:
+		return r.Int64() >> r.IntN(64)
+	case 3:
+		v := r.Int64() >> r.IntN(64)
+		if v == 0 {
+			return int64(0)
+		}
+		return -v
+	case 4:
+		x := new(big.Int).Lsh(big.NewInt(r.Int64()|1), uint(r.IntN(3000)))
+		if n := (x.BitLen() + 7) / 8; n == 254 || n == 255 {
+			x.Lsh(x, 16) // ergo cannot decode these sizes
+		}
+		if x.BitLen() > 63 && x.BitLen() <= 64 && r.IntN(2) == 0 {
+			return x // positive up to 2^64 decodes as uint64
+		}
+		if x.BitLen() > 64 && r.IntN(2) == 0 {
+			x.Neg(x)
+		}
+		if !x.IsInt64() {
+			return x
+		}
+		return x.Int64()
+	case 5:
+		return math.Float64frombits(r.Uint64()&^(0x7ff<<52) | uint64(r.IntN(0x7ff))<<52) // finite
+	case 6:
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return ei.Binary(b)
+	case 7:
+		if r.IntN(2) == 0 {
+			return ei.Pid{Node: "p@h", ID: r.Uint32(), Serial: r.Uint32(), Creation: r.Uint32()}
+		}
+		// ergo keeps 18 bits of the first word, as many as OTP uses.
+		return ei.Ref{Node: "r@h", Creation: r.Uint32(), ID: []uint32{r.Uint32N(1 << 18), r.Uint32(), r.Uint32()}}
+	case 8:
+		t := make(ei.Tuple, r.IntN(5))
+		for i := range t {
+			t[i] = randomErgoTerm(r, depth-1)
+		}
+		return t
+	case 9:
+		l := make(ei.List, r.IntN(5))
+		for i := range l {
+			l[i] = randomErgoTerm(r, depth-1)
+		}
+		return l
+	case 10:
+		m := ei.Map{}
+		for i := range r.IntN(5) {
+			var k ei.Term = int64(i)
+			if r.IntN(2) == 0 {
+				k = ei.Atom(fmt.Sprintf("k%d", i))
+			}
+			m = append(m, ei.Pair{Key: k, Value: randomErgoTerm(r, depth-1)})
+		}
+		return m
+	default:
+		b := make([]byte, 1+r.IntN(30))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return ei.String(b)
+	}
+}
+
+// TestErgoRandomTerms runs random terms through ergo's codec and through
+// the ergo echo process; they must come back unchanged.
+func TestErgoRandomTerms(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	terms := make([]ei.Term, 500)
+	for i := range terms {
+		terms[i] = ei.Tuple{randomErgoTerm(r, 4)} // ergo cannot decode a top-level []
+	}
+	for _, x := range terms {
+		data, err := ei.Marshal(x)
+		if err != nil {
+			t.Fatalf("Marshal(%v) = %v", x, err)
+		}
+		et, err := ergoDecode(data[1:])
+		if err != nil {
+			t.Errorf("etf.Decode(%s) = %v", short(data[1:]), err)
+			continue
+		}
+		enc, err := ergoEncode(et)
+		if err != nil {
+			t.Errorf("etf.Encode(%#v) = %v", et, err)
+			continue
+		}
+		if back, err := ei.Unmarshal(append([]byte{131}, enc...)); err != nil || !sameTerm(back, x) {
+			t.Errorf("Unmarshal(%s) = %v, %v, want %v (sent as %s)", short(enc), back, err, x, short(data[1:]))
+		}
+	}
+
+	env := sharedErgo(t)
+	ctx := testContext(t)
+	n, c := env.connect(t, 0)
+	self, err := n.Pid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range terms {
+		if err := c.Send(ctx, eiPid(env.echo), ei.Tuple{self, x}); err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+		m := receiveErgo(t, ctx, c)
+		if want := (ei.Tuple{ei.Atom("echo"), x}); !sameTerm(m.Payload, want) {
+			t.Errorf("echo of %v: Receive() = %v, want %v", x, m.Payload, want)
+		}
+	}
+}
+
 // TestErgoLinkExit links one of our pids with an ergo process; when the
 // process stops, ergo sends us EXIT with its reason.
 func TestErgoLinkExit(t *testing.T) {
@@ -858,12 +1072,19 @@ func TestErgoETFDifferences(t *testing.T) {
 			want: etf.Map{}, back: ei.Map{}},
 		{name: "map/binary-key", in: ei.Map{{Key: ei.Binary("k"), Value: int64(1)}}, wantErr: true},
 		{name: "big/negative-2^64+1", in: mustBig("-18446744073709551615"), want: int64(1), back: int64(1)},
+		{name: "big/254-bytes", in: new(big.Int).Lsh(big.NewInt(1), 254*8-1), wantErr: true},
+		{name: "big/255-bytes", in: new(big.Int).Lsh(big.NewInt(1), 255*8-1), wantErr: true},
+		{name: "big/256-bytes", in: new(big.Int).Lsh(big.NewInt(1), 256*8-1),
+			want: new(big.Int).Lsh(big.NewInt(1), 256*8-1), back: new(big.Int).Lsh(big.NewInt(1), 256*8-1)},
 		{name: "ref/5-words", in: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{1, 2, 3, 4, 5}},
 			want: etf.Ref{Node: "a@b", Creation: 1, ID: [5]uint32{1, 2, 3, 4, 5}},
 			back: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{1, 2, 3}}},
 		{name: "ref/1-word", in: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{7}},
 			want: etf.Ref{Node: "a@b", Creation: 1, ID: [5]uint32{7}},
 			back: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{7, 0, 0}}},
+		{name: "ref/first-word", in: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{0xffffffff, 2, 3}},
+			want: etf.Ref{Node: "a@b", Creation: 1, ID: [5]uint32{0x3ffff, 2, 3}},
+			back: ei.Ref{Node: "a@b", Creation: 1, ID: []uint32{0x3ffff, 2, 3}}},
 		{name: "port", in: ei.Port{Node: "a@b", ID: 5, Creation: 7},
 			want: etf.Port{Node: "a@b", ID: 5, Creation: 7},
 			back: ei.Map{{Key: ei.Atom("Node"), Value: ei.Atom("a@b")}, {Key: ei.Atom("ID"), Value: int64(5)}, {Key: ei.Atom("Creation"), Value: int64(7)}}},

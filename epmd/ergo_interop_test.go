@@ -51,8 +51,8 @@ func ergoTestContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestErgoRegisters starts an ergo node registered with our Server and
-// finds it with our client's PortPlease and Names.
+// TestErgoRegisters starts an ergo node registered with our Server, finds
+// it with our client's PortPlease and Names, and stops it.
 func TestErgoRegisters(t *testing.T) {
 	port := erltest.StartEPMD(t)
 	ctx := ergoTestContext(t)
@@ -107,6 +107,12 @@ func TestErgoRegisters(t *testing.T) {
 	if e := (epmd.NameEntry{Name: alive, Port: info.Port}); !slices.Contains(names, e) {
 		t.Errorf("Names() = %v, want it to list %v", names, e)
 	}
+
+	// Stopping the node closes its ALIVE2 connection, which unregisters
+	// the name.
+	n.Stop()
+	n.Wait()
+	waitGone(t, c, alive)
 }
 
 // TestErgoResolves has ergo's registrar look up nodes that our client

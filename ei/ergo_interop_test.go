@@ -253,8 +253,8 @@ func (*ergoEcho) HandleInfo(sp *gen.ServerProcess, msg etf.Term) gen.ServerStatu
 	return gen.ServerStatusOK
 }
 
-// ergoProbe is a gen.Server the test drives: Direct requests make it send
-// or link, the message {stop, Reason} stops it with Reason, the message
+// ergoProbe is a gen.Server the test drives: Direct requests make it send,
+// link or monitor, the message {stop, Reason} stops it with Reason, the message
 // links puts its links in inbox, and whatever else it receives (exit
 // signals included, as gen.MessageExit) goes to inbox.
 type ergoProbe struct {

@@ -483,6 +483,47 @@ func TestErgoAccept(t *testing.T) {
 	}
 }
 
+// TestErgoAcceptBadCookie has the ergo node connect to our published node
+// with a wrong cookie: our side refuses the handshake, ergo's send fails,
+// and the Listener still accepts ergo once it uses the right cookie.
+func TestErgoAcceptBadCookie(t *testing.T) {
+	env := sharedErgo(t)
+	ctx := testContext(t)
+	n := env.goNode(t, 0)
+	l, err := n.Listen(ctx, ergoHost+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Publish(ctx); err != nil {
+		t.Fatalf("Publish() = %v", err)
+	}
+	p, _ := env.spawnProbe(t, "", false)
+	to := gen.ProcessID{Name: "inbox", Node: n.Name}
+
+	if err := env.node.AddStaticRouteOptions(n.Name, node.RouteOptions{Cookie: "not-" + ergoCookie}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Direct(probeSend{to: to, msg: etf.Atom("bad")})
+	env.node.RemoveStaticRoute(n.Name)
+	if err == nil {
+		t.Fatalf("ergo sent to %v with a wrong cookie", to)
+	}
+
+	if _, err := p.Direct(probeSend{to: to, msg: etf.Atom("good")}); err != nil {
+		t.Fatalf("ergo send to %v: %v", to, err)
+	}
+	c, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatalf("Accept() = %v", err)
+	}
+	defer c.Close()
+	m := receiveErgo(t, ctx, c)
+	if want := (ei.Message{Control: ei.RegSend{From: eiPid(p.Self()), To: "inbox"}, Payload: ei.Atom("good")}); !reflect.DeepEqual(m, want) {
+		t.Errorf("Receive() = %#v, want %#v", m, want)
+	}
+}
+
 func mustBig(s string) *big.Int {
 	b, ok := new(big.Int).SetString(s, 0)
 	if !ok {

@@ -60,7 +60,7 @@ type NodeInfo struct {
 	Extra          []byte   // opaque extra data, usually empty
 }
 
-// appendNodeInfo appends the layout shared by ALIVE2_REQ and PORT2_RESP:
+// appendTo appends the layout shared by ALIVE2_REQ and PORT2_RESP:
 //
 //	PortNo:2 NodeType:1 Protocol:1 HighestVersion:2 LowestVersion:2
 //	Nlen:2 NodeName:Nlen Elen:2 Extra:Elen

@@ -2,7 +2,6 @@ package epmd
 
 import (
 	"container/list"
-	"encoding/binary"
 	"io"
 	"strconv"
 	"sync"
@@ -94,6 +93,11 @@ func (r *registry) register(info NodeInfo, id uint64, conn io.Closer) *node {
 	if !validName(info.Name) || len(info.Extra) > maxSymLen {
 		return nil
 	}
+	// The reply to lookups is made once, here.
+	port2, err := (&Port2Resp{NodeInfo: info}).AppendBinary(make([]byte, 0, 14+len(info.Name)+len(info.Extra)))
+	if err != nil {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.live[info.Name]; ok {
@@ -109,8 +113,7 @@ func (r *registry) register(info NodeInfo, id uint64, conn io.Closer) *node {
 	} else {
 		counter = bump(uint32(r.now().Unix()))
 	}
-	n := &node{info: info, id: id, counter: counter, conn: conn}
-	n.port2 = appendPort2(make([]byte, 0, 14+len(info.Name)+len(info.Extra)), &info)
+	n := &node{info: info, id: id, counter: counter, conn: conn, port2: port2}
 	n.elem = r.order.PushFront(n)
 	r.live[info.Name] = n
 	return n
@@ -209,19 +212,4 @@ func (r *registry) appendDump(b []byte) []byte {
 		b = append(b, " \n\x00"...)
 	}
 	return b
-}
-
-// appendPort2 appends a successful PORT2_RESP for n. Unlike
-// Port2Resp.AppendBinary it allows the names of up to maxSymLen bytes
-// that epmd accepts.
-func appendPort2(b []byte, n *NodeInfo) []byte {
-	b = append(b, tagPort2Resp, 0)
-	b = binary.BigEndian.AppendUint16(b, n.Port)
-	b = append(b, byte(n.Type), n.Protocol)
-	b = binary.BigEndian.AppendUint16(b, n.HighestVersion)
-	b = binary.BigEndian.AppendUint16(b, n.LowestVersion)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(n.Name)))
-	b = append(b, n.Name...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(n.Extra)))
-	return append(b, n.Extra...)
 }

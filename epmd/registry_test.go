@@ -170,27 +170,3 @@ func TestRegistryText(t *testing.T) {
 		t.Errorf("appendDump =\n%q\nwant\n%q", got, want)
 	}
 }
-
-func TestAppendPort2(t *testing.T) {
-	info := NodeInfo{Name: "foo", Port: 5000, Type: NodeTypeNormal, Protocol: ProtocolTCP,
-		HighestVersion: 6, LowestVersion: 5, Extra: []byte("xx")}
-	want := []byte{
-		119,        // PORT2_RESP
-		0,          // result: found
-		0x13, 0x88, // port 5000
-		77,   // normal node
-		0,    // TCP
-		0, 6, // highest version
-		0, 5, // lowest version
-		0, 3, 'f', 'o', 'o', // name
-		0, 2, 'x', 'x', // extra
-	}
-	if got := appendPort2(nil, &info); !bytes.Equal(got, want) {
-		t.Errorf("appendPort2(%v) = %x, want %x", info, got, want)
-	}
-	// Our encoding must agree with the message type where both apply.
-	viaMsg, err := (&Port2Resp{NodeInfo: info}).AppendBinary(nil)
-	if err != nil || !bytes.Equal(viaMsg, want) {
-		t.Errorf("Port2Resp.AppendBinary = %x, %v; want %x", viaMsg, err, want)
-	}
-}

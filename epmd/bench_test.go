@@ -28,7 +28,7 @@ func BenchmarkServerPortPlease(b *testing.B) {
 		start func(testing.TB) int
 	}{
 		{"ours", startCmdEPMD},
-		{"otp", erltest.StartOTPEPMD},
+		{"otp", func(tb testing.TB) int { return erltest.StartOTPEPMD(tb) }},
 		{"inproc", erltest.StartEPMD},
 	}
 	for _, srv := range servers {
@@ -61,27 +61,7 @@ func startCmdEPMD(tb testing.TB) int {
 	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/goei/goei/cmd/epmd").CombinedOutput(); err != nil {
 		tb.Fatalf("go build: %v\n%s", err, out)
 	}
-	port := erltest.FreePort(tb)
-	cmd := exec.Command(bin, "-port", strconv.Itoa(port), "-address", "127.0.0.1")
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("cmd/epmd on port %d not ready: %v", port, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return erltest.StartEPMDProgram(tb, bin)
 }
 
 // benchRegister registers name with the epmd at addr and returns the

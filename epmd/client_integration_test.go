@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -31,7 +29,7 @@ type impl struct {
 var impls = []impl{
 	{"OTP", func(t *testing.T, relaxed bool) int {
 		if relaxed {
-			return startRelaxedEPMD(t)
+			return erltest.StartOTPEPMD(t, "-relaxed_command_check")
 		}
 		return erltest.StartOTPEPMD(t)
 	}},
@@ -307,42 +305,6 @@ func testStrictRefusesStopAndKill(t *testing.T, im impl) {
 	}
 	if _, err := c.Names(t.Context()); err == nil {
 		t.Errorf("Names() after Kill succeeded, want a dial error")
-	}
-}
-
-// startRelaxedEPMD starts OTP's epmd with -relaxed_command_check on a free
-// loopback port and returns the port; the process is killed at cleanup
-// unless a test's KILL_REQ ended it first.
-func startRelaxedEPMD(t *testing.T) int {
-	t.Helper()
-	bin := erltest.Need(t, "epmd")
-	port := erltest.FreePort(t)
-	cmd := exec.Command(bin, "-port", strconv.Itoa(port), "-address", "127.0.0.1", "-relaxed_command_check")
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start epmd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err == nil {
-			conn.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("relaxed epmd on port %d not ready: %v", port, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

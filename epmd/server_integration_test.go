@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -94,35 +93,6 @@ func TestServerErlPing(t *testing.T) {
 		if out := erltest.Eval(t, port, expr, args...); !strings.Contains(out, "pong") {
 			t.Errorf("net_adm:ping(%s) (hidden %v) printed %q, want pong", node.Name, hidden, out)
 		}
-	}
-}
-
-// startOTPEPMDArgs starts OTP's epmd on a free loopback port with extra
-// arguments and returns the port; it is killed at cleanup.
-func startOTPEPMDArgs(t *testing.T, args ...string) int {
-	t.Helper()
-	bin := erltest.Need(t, "epmd")
-	port := erltest.FreePort(t)
-	cmd := exec.Command(bin, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...)...)
-	cmd.Dir = t.TempDir()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("OTP epmd on port %d not ready: %v", port, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -283,7 +253,7 @@ func TestServerMatchesOTP(t *testing.T) {
 			if relaxed {
 				args = append(args, "-relaxed_command_check")
 			}
-			otpPort := startOTPEPMDArgs(t, args...)
+			otpPort := erltest.StartOTPEPMD(t, args...)
 			ourPort := erltest.ServeEPMD(t, &epmd.Server{RelaxedCommandCheck: relaxed})
 			want := scenario(t, otpPort, relaxed)
 			got := scenario(t, ourPort, relaxed)

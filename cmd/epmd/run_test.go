@@ -240,38 +240,10 @@ func runProgram(t *testing.T, bin string, args ...string) result {
 // startOTP starts OTP's epmd on a free loopback port; it is killed at cleanup.
 func startOTP(t *testing.T, relaxed bool) int {
 	t.Helper()
-	if !relaxed {
-		return erltest.StartOTPEPMD(t)
+	if relaxed {
+		return erltest.StartOTPEPMD(t, "-relaxed_command_check")
 	}
-	bin := erltest.Need(t, "epmd")
-	port := erltest.FreePort(t)
-	cmd := exec.Command(bin, "-port", strconv.Itoa(port), "-address", "127.0.0.1", "-relaxed_command_check")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	waitListening(t, port)
-	return port
-}
-
-// waitListening polls until something accepts connections on port.
-func waitListening(t *testing.T, port int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listening on port %d: %v", port, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return erltest.StartOTPEPMD(t)
 }
 
 // serveInBackground runs the daemon in-process on a free port. The
@@ -286,7 +258,9 @@ func serveInBackground(t *testing.T, args ...string) (port int, stop func() resu
 	go func() {
 		done <- run(ctx, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...), &out, &errOut)
 	}()
-	waitListening(t, port)
+	if err := erltest.WaitListening(port); err != nil {
+		t.Fatal(err)
+	}
 	var r result
 	stop = sync.OnceValue(func() result {
 		cancel()
@@ -325,7 +299,9 @@ func TestServeKill(t *testing.T) {
 		// No cancellation: only the KILL_REQ can end this run.
 		done <- run(context.Background(), []string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, io.Discard, io.Discard)
 	}()
-	waitListening(t, port)
+	if err := erltest.WaitListening(port); err != nil {
+		t.Fatal(err)
+	}
 	if got := runEPMD(t, "-port", strconv.Itoa(port), "-kill"); got.stdout != "Killed\n" || got.code != 0 {
 		t.Errorf("-kill = %+v, want Killed", got)
 	}
@@ -430,7 +406,9 @@ func TestDaemon(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command(bin, "-port", port, "-kill").Run() })
 	p, _ := strconv.Atoi(port)
-	waitListening(t, p)
+	if err := erltest.WaitListening(p); err != nil {
+		t.Fatal(err)
+	}
 	if r := runProgram(t, bin, "-port", port, "-names"); r.code != 0 {
 		t.Errorf("-names against the daemon = %+v", r)
 	}

@@ -67,29 +67,47 @@ func UniqueName(prefix string) string {
 	return fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), seq.Add(1))
 }
 
-// StartOTPEPMD starts OTP's epmd on a free loopback port and returns the port.
-func StartOTPEPMD(t testing.TB) int {
+// StartOTPEPMD starts OTP's epmd on a free loopback port, with extra
+// arguments such as -relaxed_command_check, and returns the port.
+func StartOTPEPMD(t testing.TB, args ...string) int {
 	t.Helper()
-	bin := Need(t, "epmd")
+	return StartEPMDProgram(t, Need(t, "epmd"), args...)
+}
+
+// StartEPMDProgram runs bin, OTP's epmd or a build of cmd/epmd, as
+// `bin -port N -address 127.0.0.1 args...` on a free port N, waits until it
+// accepts connections and returns N. The process is killed at cleanup,
+// unless it has ended already (after a KILL_REQ, say).
+func StartEPMDProgram(t testing.TB, bin string, args ...string) int {
+	t.Helper()
 	port := FreePort(t)
-	cmd := exec.Command(bin, "-port", strconv.Itoa(port), "-address", "127.0.0.1")
+	cmd := exec.Command(bin, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
 	out := new(lockedBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start epmd: %v", err)
+		t.Fatalf("start %s: %v", bin, err)
 	}
 	stopOnCleanup(t, cmd)
+	if err := WaitListening(port); err != nil {
+		t.Fatalf("%s: %v\n%s", bin, err, out.String())
+	}
+	return port
+}
+
+// WaitListening polls until something accepts connections on the loopback
+// port, for up to readyTimeout.
+func WaitListening(port int) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			c.Close()
-			return port
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("epmd on port %d not ready: %v\n%s", port, err, out.String())
+			return fmt.Errorf("nothing listening on port %d: %w", port, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -14,6 +14,24 @@
 // its own size. Nesting is limited to MaxDepth, and compressed terms to
 // MaxUncompressedSize.
 //
+// A Node is a hidden distributed Erlang node, a C-node in erl_interface's
+// terms. Node.Connect asks epmd where a node listens, dials it and runs
+// the handshake; Node.ConnectAddr dials an address without epmd (with an
+// empty peer name it takes whatever name the node announces). Node.Listen
+// returns a Listener, which Listener.Publish registers with epmd and
+// Listener.Accept takes connections from. A Conn sends messages and
+// signals (Send, RegSend, Link, Exit, ...), returns what arrives
+// (Receive; Message.To tells a message's recipient, whether it came as
+// Send or SendSender) and calls functions on the peer (RPC):
+//
+//	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
+//	conn, err := node.Connect(ctx, "erl@localhost")
+//	if err != nil {
+//		return err
+//	}
+//	defer conn.Close()
+//	release, err := conn.RPC(ctx, "erlang", "system_info", ei.List{ei.Atom("otp_release")})
+//
 // See the External Term Format,
 // https://www.erlang.org/doc/apps/erts/erl_ext_dist.html, and the
 // Distribution Protocol, https://www.erlang.org/doc/apps/erts/erl_dist_protocol.html.
@@ -23,9 +41,51 @@
 // Encoding and decoding work on byte slices in memory and do not block, so
 // they take no context.
 //
+// Every distribution call that can block takes a context first, and after
+// the context ends errors.Is(err, ctx.Err()) holds for the error returned.
+// What cancelling interrupts:
+//
+//   - Node.Connect: the epmd lookup, the dial and the handshake;
+//     Node.ConnectAddr: the dial and the handshake; Node.ClientConn and
+//     Node.ServerConn: the handshake. Cancelling afterwards has no effect
+//     on the Conn returned.
+//   - Node.Listen and Listener.Publish: setting up the socket and the epmd
+//     registration only; both last until Listener.Close.
+//   - Listener.Accept: the wait only. Handshakes run in the Listener, each
+//     bounded by 10 seconds, and a connection established after the
+//     cancellation goes to a later Accept.
+//   - Conn.Receive: the wait only; the connection stays up.
+//   - The Conn send methods (Send, RegSend, Link, Unlink, Exit, Exit2,
+//     SendControl): a write blocked on a peer that does not read. If part
+//     of the message was written, the connection is closed, since the peer
+//     could not find the next frame.
+//   - Conn.RPC: the call, which is abandoned; its reply, if it comes, is
+//     dropped (see Conn.RPC for the limit).
+//
+// Besides contexts, the only timeout of an established Conn is the net
+// tick time (Node.NetTickTime): the connection to a peer silent that long
+// is closed with an error wrapping ErrTimeout.
+//
 // # Concurrency
 //
 // The codec functions are safe for concurrent use (decoded atoms are
 // shared through a small fixed-size table, which is too). A Reader, or a
 // Decoder whose AtomCache is being changed, is not.
+//
+// The methods of Node, Listener and Conn are safe for concurrent use, once
+// the Node's fields are set. Several goroutines may send on one Conn, and
+// RPC calls may run alongside each other and alongside Receive, since the
+// Conn routes each rpc reply to its call. Receive may be called from
+// several goroutines too, but each message goes to one of them.
+//
+// A Conn owns two goroutines: one reads frames (consuming ticks,
+// answering UNLINK_ID, routing rpc replies) and queues messages for
+// Receive, the other sends ticks. They end when the connection goes down;
+// Conn.Close closes it and waits for them. A Listener owns, from Listen
+// on, a goroutine that accepts connections and one per handshake under
+// way, at most 32 including established connections that Accept has not
+// returned yet; Listener.Close interrupts the handshakes, closes those
+// connections, and waits for all of its goroutines. A Conn returned by
+// Connect, Accept or the other constructors belongs to the caller, who
+// closes it; closing a Listener or ending a context does not close it.
 package ei

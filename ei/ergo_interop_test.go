@@ -171,7 +171,9 @@ func startErgo() (*ergoEnv, error) {
 		return nil, err
 	}
 	env.node = n
-	p, err := n.Spawn("echo", gen.ProcessOptions{}, &ergoEcho{})
+	// ergo drops messages to a full mailbox (100 by default), and
+	// TestErgoEchoConcurrent has 400 in flight at once.
+	p, err := n.Spawn("echo", gen.ProcessOptions{MailboxSize: 1000}, &ergoEcho{})
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,44 @@ import (
 // only once its first bytes have arrived (TCP_DEFER_ACCEPT), so a lookup
 // is usually answered without waiting or starting a goroutine. A client
 // that connects and sends nothing is accepted a few seconds later, and
-// then dropped after Server.PacketTimeout. ListenAndServe uses Listen.
+// then dropped after Server.PacketTimeout. On Linux the listener is not a
+// *net.TCPListener: Serve accepts on it with raw system calls, which keeps
+// the Go runtime's monitor thread asleep between lookups. ListenAndServe
+// uses Listen.
 func Listen(ctx context.Context, address string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
-	return lc.Listen(ctx, "tcp", address)
+	l, err := lc.Listen(ctx, "tcp", address)
+	if err != nil {
+		return nil, err
+	}
+	return rawListen(l), nil
+}
+
+// accepter accepts connections for Serve.
+type accepter interface {
+	// accept waits for the next connection and reads into buf what has
+	// arrived on it so far, without waiting for more; it returns the
+	// connection and the number of bytes read.
+	accept(buf []byte) (accepted, int, error)
+}
+
+// netAccepter accepts with l.Accept.
+type netAccepter struct{ l net.Listener }
+
+func (a netAccepter) accept(buf []byte) (accepted, int, error) {
+	c, err := a.l.Accept()
+	if err != nil {
+		return accepted{}, 0, err
+	}
+	return accepted{c: c}, readNow(c, buf), nil
+}
+
+// netReplyClose writes b to c, if b is not empty, and closes c.
+func netReplyClose(c net.Conn, b []byte) error {
+	var err error
+	if len(b) > 0 {
+		_, err = c.Write(b)
+	}
+	c.Close()
+	return err
 }

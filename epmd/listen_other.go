@@ -2,7 +2,27 @@
 
 package epmd
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+)
 
 // deferAccept does nothing where TCP_DEFER_ACCEPT does not exist.
 func deferAccept(network, address string, c syscall.RawConn) error { return nil }
+
+// rawListen returns l: only on Linux does Serve accept with raw system calls.
+func rawListen(l net.Listener) net.Listener { return l }
+
+// newAccepter returns how Serve accepts on l: l.Accept.
+func newAccepter(l net.Listener) accepter { return netAccepter{l} }
+
+// accepted is a connection Serve has just accepted.
+type accepted struct {
+	c net.Conn
+}
+
+// replyClose writes b, if not empty, and closes the connection.
+func (a accepted) replyClose(b []byte) error { return netReplyClose(a.c, b) }
+
+// conn returns the connection as a net.Conn.
+func (a accepted) conn() (net.Conn, error) { return a.c, nil }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -61,7 +62,7 @@ type Server struct {
 	listeners map[*net.Listener]struct{}
 	conns     map[*serverConn]struct{}
 	closing   bool // Shutdown, Close or KILL_REQ has begun
-	nextID    uint64
+	nextID    atomic.Uint64
 	wg        sync.WaitGroup // connection goroutines
 }
 
@@ -110,8 +111,10 @@ func (s *Server) ListenAndServe() error {
 // except that a PORT_PLEASE2_REQ that has fully arrived when its
 // connection is accepted is answered at once (see Listen). Serve may be
 // called for several listeners, which then share the registered nodes.
+// On Linux, Serve accepts on a listener from Listen with raw system calls
+// rather than l.Accept.
 // Serve closes l. It returns ErrServerClosed after Shutdown, Close
-// or an accepted KILL_REQ, or else the error from l.Accept.
+// or an accepted KILL_REQ, or else the error from accepting.
 func (s *Server) Serve(l net.Listener) error {
 	reg := s.registry()
 	if !s.trackListener(&l, true) {
@@ -120,10 +123,13 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	defer s.trackListener(&l, false)
 	defer l.Close()
+	acc := newAccepter(l)
 	var delay time.Duration
 	for {
-		c, err := l.Accept()
+		buf := bufPool.Get().(*[inbufSize]byte)
+		a, got, err := acc.accept(buf[:inbufSize-1])
 		if err != nil {
+			bufPool.Put(buf)
 			if s.isClosing() {
 				return ErrServerClosed
 			}
@@ -138,27 +144,36 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		sc := s.track(c)
-		if sc == nil {
-			c.Close()
-			continue
-		}
-		s.accepted(reg, sc)
+		s.accepted(reg, a, buf, got)
 	}
 }
 
-// accepted serves a new connection. When the request is already there and
-// is a PORT_PLEASE2_REQ, whose reply is small enough never to block, it
+// accepted serves a new connection, of which buf holds the got bytes that
+// had arrived when it was accepted. When they are a whole
+// PORT_PLEASE2_REQ, whose reply is small enough never to block, it
 // answers at once; that spares the common lookup a goroutine and the
 // thread handoffs that come with it. Anything else gets a goroutine.
-func (s *Server) accepted(reg *registry, sc *serverConn) {
-	buf := bufPool.Get().(*[inbufSize]byte)
-	got := readNow(sc.Conn, buf[:inbufSize-1])
+func (s *Server) accepted(reg *registry, a accepted, buf *[inbufSize]byte, got int) {
 	if got >= 3 && buf[2] == tagPortPlease2Req && int(binary.BigEndian.Uint16(buf[:]))+2 == got {
-		s.portPlease2(reg, sc, buf[2:got])
+		id := s.nextID.Add(1)
+		reply, ok := s.port2Reply(reg, id, buf[2:got])
 		bufPool.Put(buf)
-		sc.Close()
-		s.forget(sc)
+		if err := a.replyClose(reply); err != nil && ok {
+			s.log(slog.LevelWarn, "failed to send reply", "conn", id, "op", "PORT_PLEASE2_REQ", "err", err)
+		}
+		return
+	}
+	c, err := a.conn()
+	if err != nil {
+		bufPool.Put(buf)
+		a.replyClose(nil)
+		s.log(slog.LevelWarn, "cannot serve connection", "err", err)
+		return
+	}
+	sc := s.track(c)
+	if sc == nil {
+		bufPool.Put(buf)
+		c.Close()
 		return
 	}
 	go s.serveConn(reg, sc, buf, got)
@@ -191,8 +206,7 @@ func (s *Server) track(c net.Conn) *serverConn {
 	if s.conns == nil {
 		s.conns = make(map[*serverConn]struct{})
 	}
-	s.nextID++
-	sc := &serverConn{Conn: c, id: s.nextID}
+	sc := &serverConn{Conn: c, id: s.nextID.Add(1)}
 	s.conns[sc] = struct{}{}
 	s.wg.Add(1)
 	return sc
@@ -436,10 +450,18 @@ func parseAlive2(req []byte) (NodeInfo, bool) {
 	}, true
 }
 
-// portPlease2 answers PORT_PLEASE2_REQ. Like OTP's epmd it drops one
-// trailing NUL and ignores names with a NUL, invalid UTF-8 or more than
-// 254 characters.
+// portPlease2 answers PORT_PLEASE2_REQ.
 func (s *Server) portPlease2(reg *registry, sc *serverConn, req []byte) {
+	if b, ok := s.port2Reply(reg, sc.id, req); ok {
+		s.reply(sc, "PORT_PLEASE2_REQ", b)
+	}
+}
+
+// port2Reply returns the reply to the PORT_PLEASE2_REQ body req, which
+// came on connection id, or false when there is none. Like OTP's epmd it
+// drops one trailing NUL and ignores names with a NUL, invalid UTF-8 or
+// more than 254 characters. The reply must not be modified.
+func (s *Server) port2Reply(reg *registry, id uint64, req []byte) ([]byte, bool) {
 	name := req[1:]
 	if len(name) > 0 && name[len(name)-1] == 0 {
 		name = name[:len(name)-1]
@@ -448,19 +470,21 @@ func (s *Server) portPlease2(reg *registry, sc *serverConn, req []byte) {
 	// longest name it looks up has 254 characters.
 	if len(name) == 0 || bytes.IndexByte(name, 0) >= 0 || !utf8.Valid(name) ||
 		utf8.RuneCount(name) > maxSymChars-1 {
-		s.log(slog.LevelWarn, "invalid node name in PORT_PLEASE2_REQ", "conn", sc.id)
-		return
+		s.log(slog.LevelWarn, "invalid node name in PORT_PLEASE2_REQ", "conn", id)
+		return nil, false
 	}
 	n := reg.lookup(string(name))
 	if s.Logger != nil {
-		s.log(slog.LevelDebug, "PORT_PLEASE2_REQ", "conn", sc.id, "name", string(name), "found", n != nil)
+		s.log(slog.LevelDebug, "PORT_PLEASE2_REQ", "conn", id, "name", string(name), "found", n != nil)
 	}
 	if n == nil {
-		s.reply(sc, "PORT_PLEASE2_REQ", []byte{tagPort2Resp, 1})
-		return
+		return port2NotFound, true
 	}
-	s.reply(sc, "PORT_PLEASE2_REQ", n.port2)
+	return n.port2, true
 }
+
+// port2NotFound is the PORT2_RESP for a name that is not registered.
+var port2NotFound = []byte{tagPort2Resp, 1}
 
 // stop answers STOP_REQ. As in OTP's epmd, an unknown name is answered
 // "NOEXIST" followed by "STOPPED"; clients read the first seven bytes.

@@ -1,0 +1,107 @@
+package epmd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestListenAccept uses a Listen listener directly, without Server: Accept
+// returns working connections, and Close ends a blocked Accept with
+// net.ErrClosed.
+func TestListenAccept(t *testing.T) {
+	l, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatalf("Accept = %v", err)
+	}
+	defer s.Close()
+	if got, want := s.LocalAddr().String(), l.Addr().String(); got != want {
+		t.Errorf("LocalAddr = %s, want %s", got, want)
+	}
+	if got, want := s.RemoteAddr().String(), c.LocalAddr().String(); got != want {
+		t.Errorf("RemoteAddr = %s, want %s", got, want)
+	}
+	s.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("read on accepted conn = %q, %v; want ping", buf, err)
+	}
+	if _, err := s.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "pong" {
+		t.Errorf("read on dialed conn = %q, %v; want pong", buf, err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	if err := l.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Errorf("Dial after Close succeeded")
+	}
+}
+
+// TestListenServeRequests serves every kind of request on a Listen
+// listener, where on Linux lookups are answered on the accept loop and
+// the rest are handed over as net.Conns.
+func TestListenServeRequests(t *testing.T) {
+	l, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, &Server{}, l)
+	_, reply := register(t, addr, alive2Body("foo", 5000, 6, nil))
+	if len(reply) != 6 || reply[0] != tagAlive2XResp || reply[1] != 0 {
+		t.Fatalf("ALIVE2_REQ(foo) = %x, want result 0", reply)
+	}
+	found := []byte{119, 0, 0x13, 0x88, 77, 0, 0, 6, 0, 5, 0, 3, 'f', 'o', 'o', 0, 0}
+	port := uint32(addrPort(t, addr))
+	names := append([]byte{byte(port >> 24), byte(port >> 16), byte(port >> 8), byte(port)},
+		"name foo at port 5000\n"...)
+	tests := []struct {
+		name string
+		raw  []byte
+		want []byte
+	}{
+		{"lookup", frame([]byte("zfoo")), found},
+		{"lookup with NUL", frame([]byte("zfoo\x00")), found},
+		{"lookup unknown", frame([]byte("zbar")), []byte{119, 1}},
+		{"lookup empty name", frame([]byte("z")), nil},
+		{"lookup and more", append(frame([]byte("zfoo")), 0), nil},
+		{"names", frame([]byte{tagNamesReq}), names},
+		{"unknown tag", frame([]byte{1}), nil},
+	}
+	for _, tt := range tests {
+		if got := exchange(t, addr, tt.raw); !bytes.Equal(got, tt.want) {
+			t.Errorf("%s: reply to %x = %x, want %x", tt.name, tt.raw, got, tt.want)
+		}
+	}
+}

@@ -210,12 +210,12 @@ var ergoFlagSets = []struct {
 	{"nofragments", ei.DefaultFlags &^ ei.FlagFragments},
 }
 
-// connect connects a new Node to the ergo node. ergo makes the connection
-// known to its processes only after its side of the handshake, so connect
-// waits for a reply from the echo process: once ergo reads a frame, the
-// connection is registered, and ergo processes can send and link to our
-// pids.
-func (env *ergoEnv) connect(t *testing.T, flags ei.Flags) (*ei.Node, *ei.Conn) {
+// connect connects a new Node to the ergo node and returns the Conn with a
+// pid of that Node. ergo makes the connection known to its processes only
+// after its side of the handshake, so connect waits for a reply from the
+// echo process to the pid: once ergo reads a frame, the connection is
+// registered, and ergo processes can send and link to our pids.
+func (env *ergoEnv) connect(t *testing.T, flags ei.Flags) (*ei.Conn, ei.Pid) {
 	t.Helper()
 	ctx := testContext(t)
 	n := env.goNode(t, flags)
@@ -235,7 +235,7 @@ func (env *ergoEnv) connect(t *testing.T, flags ei.Flags) (*ei.Node, *ei.Conn) {
 	if want := (ei.Message{Control: ei.Send{To: self}, Payload: ei.Tuple{ei.Atom("echo"), ei.Atom("sync")}}); !reflect.DeepEqual(m, want) {
 		t.Fatalf("Receive() = %#v, want %#v", m, want)
 	}
-	return n, c
+	return c, self
 }
 
 // ergoEcho is a gen.Server that answers gen_server calls with {echo, Msg}
@@ -370,7 +370,7 @@ func TestErgoConnect(t *testing.T) {
 	for _, fs := range ergoFlagSets {
 		t.Run(fs.name, func(t *testing.T) {
 			ctx := testContext(t)
-			n, c := env.connect(t, fs.flags)
+			c, self := env.connect(t, fs.flags)
 			if got, want := c.Peer(), ei.Atom(env.node.Name()); got != want {
 				t.Errorf("Peer() = %q, want %q", got, want)
 			}
@@ -380,11 +380,7 @@ func TestErgoConnect(t *testing.T) {
 			if missing := ei.MandatoryFlags &^ c.Flags(); missing != 0 {
 				t.Errorf("Flags() = %v, lacks %v", c.Flags(), missing)
 			}
-			self, err := n.Pid()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref := ei.Ref{Node: ei.Atom(n.Name), Creation: self.Creation, ID: []uint32{7, 8, 9}}
+			ref := ei.Ref{Node: self.Node, Creation: self.Creation, ID: []uint32{7, 8, 9}}
 			call := ei.Tuple{ei.Atom("$gen_call"), ei.Tuple{self, ref}, ei.Atom("hello")}
 			if err := c.RegSend(ctx, self, "echo", call); err != nil {
 				t.Fatalf("RegSend = %v", err)
@@ -685,11 +681,7 @@ func TestErgoEcho(t *testing.T) {
 	env := sharedErgo(t)
 	for _, fs := range ergoFlagSets {
 		t.Run(fs.name, func(t *testing.T) {
-			n, c := env.connect(t, fs.flags)
-			self, err := n.Pid()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, self := env.connect(t, fs.flags)
 			for _, tt := range ergoTermTests {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx := testContext(t)
@@ -713,11 +705,7 @@ func TestErgoEcho(t *testing.T) {
 func TestErgoEchoAtomCache(t *testing.T) {
 	env := sharedErgo(t)
 	ctx := testContext(t)
-	n, c := env.connect(t, 0)
-	self, err := n.Pid()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, self := env.connect(t, 0)
 	for round := range 12 {
 		atoms := make(ei.List, 400)
 		for i := range atoms {
@@ -741,11 +729,7 @@ func TestErgoEchoAtomCache(t *testing.T) {
 func TestErgoEchoConcurrent(t *testing.T) {
 	env := sharedErgo(t)
 	ctx := testContext(t)
-	n, c := env.connect(t, 0)
-	self, err := n.Pid()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, self := env.connect(t, 0)
 	const senders, each = 8, 50
 	errs := make(chan error, senders)
 	for g := range senders {
@@ -900,11 +884,7 @@ func TestErgoRandomTerms(t *testing.T) {
 
 	env := sharedErgo(t)
 	ctx := testContext(t)
-	n, c := env.connect(t, 0)
-	self, err := n.Pid()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, self := env.connect(t, 0)
 	for _, x := range terms {
 		if err := c.Send(ctx, eiPid(env.echo), ei.Tuple{self, x}); err != nil {
 			t.Fatalf("Send = %v", err)
@@ -923,11 +903,7 @@ func TestErgoLinkExit(t *testing.T) {
 	for _, fs := range ergoFlagSets {
 		t.Run(fs.name, func(t *testing.T) {
 			ctx := testContext(t)
-			n, c := env.connect(t, fs.flags)
-			self, err := n.Pid()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, self := env.connect(t, fs.flags)
 			p, _ := env.spawnProbe(t, "", false)
 			probe := eiPid(p.Self())
 			if err := c.Link(ctx, self, probe); err != nil {
@@ -954,11 +930,7 @@ func TestErgoExitToLinked(t *testing.T) {
 	for _, fs := range ergoFlagSets {
 		t.Run(fs.name, func(t *testing.T) {
 			ctx := testContext(t)
-			n, c := env.connect(t, fs.flags)
-			self, err := n.Pid()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, self := env.connect(t, fs.flags)
 			p, probe := env.spawnProbe(t, "", true)
 			if _, err := p.Direct(probeLink{pid: ergoPid(self)}); err != nil {
 				t.Fatalf("ergo link to %v: %v", self, err)
@@ -985,11 +957,7 @@ func TestErgoExitToLinked(t *testing.T) {
 func TestErgoUnlink(t *testing.T) {
 	env := sharedErgo(t)
 	ctx := testContext(t)
-	n, c := env.connect(t, 0)
-	self, err := n.Pid()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, self := env.connect(t, 0)
 	p, probe := env.spawnProbe(t, "", false)
 	to := eiPid(p.Self())
 	// The ergo node handles the connection's frames in order, so the
@@ -1022,14 +990,10 @@ func TestErgoMonitor(t *testing.T) {
 	env := sharedErgo(t)
 	t.Run("pid", func(t *testing.T) {
 		ctx := testContext(t)
-		n, c := env.connect(t, 0)
-		self, err := n.Pid()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, self := env.connect(t, 0)
 		p, _ := env.spawnProbe(t, "", false)
 		probe := eiPid(p.Self())
-		ref := ei.Ref{Node: ei.Atom(n.Name), Creation: self.Creation, ID: []uint32{1, 2, 3}}
+		ref := ei.Ref{Node: self.Node, Creation: self.Creation, ID: []uint32{1, 2, 3}}
 		if err := c.SendControl(ctx, ei.MonitorP{From: self, To: probe, Ref: ref}, nil); err != nil {
 			t.Fatalf("SendControl(MonitorP) = %v", err)
 		}
@@ -1044,14 +1008,10 @@ func TestErgoMonitor(t *testing.T) {
 	})
 	t.Run("name", func(t *testing.T) {
 		ctx := testContext(t)
-		n, c := env.connect(t, 0)
-		self, err := n.Pid()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, self := env.connect(t, 0)
 		name := erltest.UniqueName("probe")
 		env.spawnProbe(t, name, false)
-		ref := ei.Ref{Node: ei.Atom(n.Name), Creation: self.Creation, ID: []uint32{4, 5, 6}}
+		ref := ei.Ref{Node: self.Node, Creation: self.Creation, ID: []uint32{4, 5, 6}}
 		if err := c.SendControl(ctx, ei.MonitorP{From: self, To: ei.Atom(name), Ref: ref}, nil); err != nil {
 			t.Fatalf("SendControl(MonitorP) = %v", err)
 		}
@@ -1066,11 +1026,7 @@ func TestErgoMonitor(t *testing.T) {
 	})
 	t.Run("monitored", func(t *testing.T) {
 		ctx := testContext(t)
-		n, c := env.connect(t, 0)
-		self, err := n.Pid()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, self := env.connect(t, 0)
 		p, probe := env.spawnProbe(t, "", false)
 		r, err := p.Direct(probeMonitor{pid: ergoPid(self)})
 		if err != nil {

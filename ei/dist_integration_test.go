@@ -45,22 +45,43 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// newGoNode returns a Node using the epmd at epmdPort, with a wire trace
-// that is logged when the test fails.
-func newGoNode(t testing.TB, epmdPort int, flags ei.Flags) *ei.Node {
+// newTrace returns a sink for a Node's wire trace, logged when the test
+// fails or $EI_TRACE is set.
+func newTrace(t testing.TB) *syncBuffer {
 	trace := new(syncBuffer)
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("EI_TRACE") != "" {
 			t.Logf("wire trace:\n%s", trace.String())
 		}
 	})
+	return trace
+}
+
+// newGoNode returns a Node using the epmd at epmdPort, with a wire trace
+// (see newTrace).
+func newGoNode(t testing.TB, epmdPort int, flags ei.Flags) *ei.Node {
 	return &ei.Node{
 		Name:   erltest.UniqueName("go") + "@" + erltest.Host(t),
 		Cookie: "c",
 		Flags:  flags,
 		EPMD:   &epmd.Client{Port: epmdPort},
-		Trace:  trace,
+		Trace:  newTrace(t),
 	}
+}
+
+// listenPublished starts a Listener for n on addr and registers it with
+// epmd. The caller closes it.
+func listenPublished(t *testing.T, ctx context.Context, n *ei.Node, addr string) *ei.Listener {
+	t.Helper()
+	l, err := n.Listen(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Publish(ctx); err != nil {
+		l.Close()
+		t.Fatalf("Publish() = %v", err)
+	}
+	return l
 }
 
 // flagSets runs tests with the 131/68 distribution header and with
@@ -298,14 +319,8 @@ func TestErlToGo(t *testing.T) {
 			port := erltest.StartOTPEPMD(t)
 			n := newGoNode(t, port, fs.flags)
 			ctx := testContext(t)
-			l, err := n.Listen(ctx, ":0")
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := listenPublished(t, ctx, n, ":0")
 			defer l.Close()
-			if err := l.Publish(ctx); err != nil {
-				t.Fatalf("Publish() = %v", err)
-			}
 			creation, _ := n.CurrentCreation()
 
 			type result struct {
@@ -386,14 +401,8 @@ func TestErlToGoWrongCookie(t *testing.T) {
 	port := erltest.StartOTPEPMD(t)
 	n := newGoNode(t, port, 0)
 	ctx := testContext(t)
-	l, err := n.Listen(ctx, ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenPublished(t, ctx, n, ":0")
 	defer l.Close()
-	if err := l.Publish(ctx); err != nil {
-		t.Fatalf("Publish() = %v", err)
-	}
 	accepted := make(chan error, 1)
 	go func() {
 		c, err := l.Accept(ctx)

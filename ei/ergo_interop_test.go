@@ -85,7 +85,6 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -181,21 +180,15 @@ func startErgo() (*ergoEnv, error) {
 	return env, nil
 }
 
-// goNode returns a Node using the shared epmd, with a wire trace that is
-// logged when the test fails or $EI_TRACE is set.
+// goNode returns a Node using the shared epmd, with a wire trace (see
+// newTrace).
 func (env *ergoEnv) goNode(t testing.TB, flags ei.Flags) *ei.Node {
-	trace := new(syncBuffer)
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("EI_TRACE") != "" {
-			t.Logf("wire trace:\n%s", trace.String())
-		}
-	})
 	return &ei.Node{
 		Name:   erltest.UniqueName("go") + "@" + ergoHost,
 		Cookie: ergoCookie,
 		Flags:  flags,
 		EPMD:   &epmd.Client{Host: ergoHost, Port: env.epmdPort},
-		Trace:  trace,
+		Trace:  newTrace(t),
 	}
 }
 
@@ -422,14 +415,8 @@ func TestErgoAccept(t *testing.T) {
 		t.Run(fs.name, func(t *testing.T) {
 			ctx := testContext(t)
 			n := env.goNode(t, fs.flags)
-			l, err := n.Listen(ctx, ergoHost+":0")
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := listenPublished(t, ctx, n, ergoHost+":0")
 			defer l.Close()
-			if err := l.Publish(ctx); err != nil {
-				t.Fatalf("Publish() = %v", err)
-			}
 			p, probe := env.spawnProbe(t, "", false)
 
 			// The probe's Direct returns once ergo has connected and sent;
@@ -488,21 +475,15 @@ func TestErgoAcceptBadCookie(t *testing.T) {
 	env := sharedErgo(t)
 	ctx := testContext(t)
 	n := env.goNode(t, 0)
-	l, err := n.Listen(ctx, ergoHost+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenPublished(t, ctx, n, ergoHost+":0")
 	defer l.Close()
-	if err := l.Publish(ctx); err != nil {
-		t.Fatalf("Publish() = %v", err)
-	}
 	p, _ := env.spawnProbe(t, "", false)
 	to := gen.ProcessID{Name: "inbox", Node: n.Name}
 
 	if err := env.node.AddStaticRouteOptions(n.Name, node.RouteOptions{Cookie: "not-" + ergoCookie}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Direct(probeSend{to: to, msg: etf.Atom("bad")})
+	_, err := p.Direct(probeSend{to: to, msg: etf.Atom("bad")})
 	env.node.RemoveStaticRoute(n.Name)
 	if err == nil {
 		t.Fatalf("ergo sent to %v with a wrong cookie", to)

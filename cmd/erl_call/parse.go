@@ -116,7 +116,7 @@ func (p *parser) term(depth int) (ei.Term, error) {
 	switch c := p.s[p.i]; {
 	case c == '{':
 		p.i++
-		elems, err := p.sequence(depth, "}")
+		elems, _, err := p.sequence(depth, "}", false)
 		if err != nil {
 			return nil, err
 		}
@@ -156,64 +156,51 @@ func (p *parser) term(depth int) (ei.Term, error) {
 	}
 }
 
-// sequence parses comma-separated terms up to the closing token.
-func (p *parser) sequence(depth int, end string) ([]ei.Term, error) {
+// sequence parses comma-separated terms up to the closing token end. With
+// tail, the terms may end in "| Tail" before end, and sequence returns
+// Tail (nil without one).
+func (p *parser) sequence(depth int, end string, tail bool) ([]ei.Term, ei.Term, error) {
 	var elems []ei.Term
 	p.space()
 	if strings.HasPrefix(p.s[p.i:], end) {
 		p.i += len(end)
-		return elems, nil
+		return elems, nil, nil
 	}
 	for {
 		t, err := p.term(depth + 1)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		elems = append(elems, t)
 		p.space()
-		if p.peek() == ',' {
+		switch c := p.peek(); {
+		case c == ',':
 			p.i++
 			continue
+		case c == '|' && tail:
+			p.i++
+			t, err := p.term(depth + 1)
+			if err != nil {
+				return nil, nil, err
+			}
+			return elems, t, p.expect(end)
 		}
-		return elems, p.expect(end)
+		return elems, nil, p.expect(end)
 	}
 }
 
 func (p *parser) list(depth int) (ei.Term, error) {
 	p.i++ // '['
-	var elems []ei.Term
-	p.space()
-	if p.peek() == ']' {
-		p.i++
+	elems, tail, err := p.sequence(depth, "]", true)
+	switch {
+	case err != nil:
+		return nil, err
+	case tail != nil:
+		return consTail(elems, tail), nil
+	case elems == nil:
 		return ei.List{}, nil
 	}
-	for {
-		t, err := p.term(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		elems = append(elems, t)
-		p.space()
-		switch p.peek() {
-		case ',':
-			p.i++
-			continue
-		case '|':
-			p.i++
-			tail, err := p.term(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			if err := p.expect("]"); err != nil {
-				return nil, err
-			}
-			return consTail(elems, tail), nil
-		}
-		if err := p.expect("]"); err != nil {
-			return nil, err
-		}
-		return ei.List(elems), nil
-	}
+	return ei.List(elems), nil
 }
 
 // consTail builds [Elems | Tail], flattening a list tail as the decoder

@@ -477,7 +477,7 @@ func (c *Conn) readFrames() error {
 			continue
 		}
 		var frame []byte
-		peeked := size <= readBufferSize
+		peeked := size <= c.br.Size()
 		if peeked {
 			// Decode straight from the bufio buffer; the decoder copies
 			// what it keeps.

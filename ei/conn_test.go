@@ -2,6 +2,7 @@ package ei
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -382,6 +383,25 @@ func TestConnSendBlocked(t *testing.T) {
 		}()
 		if err := c.Send(context.Background(), Pid{Node: "b@host"}, Atom("x")); err != nil {
 			t.Errorf("Send() = %v", err)
+		}
+	})
+}
+
+// TestConnFrameBeyondReadBuffer checks that a Conn reads frames larger
+// than its bufio.Reader's buffer (newRawConn's holds 4096 bytes, less than
+// readBufferSize) whole rather than peeking at them.
+func TestConnFrameBeyondReadBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer := newRawConn(t, DefaultFlags, time.Hour)
+		payload := Binary(bytes.Repeat([]byte{7}, 10000))
+		// A pass-through SEND to <a@h.1.0> with payload as the message.
+		body := joinBytes([]byte{112, 131, 104, 3, 97, 2, 119, 0}, []byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
+			[]byte{131, 109}, binary.BigEndian.AppendUint32(nil, uint32(len(payload))), payload)
+		go peer.Write(joinBytes(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body))
+		m, err := c.Receive(context.Background())
+		want := Message{Control: Send{To: Pid{Node: "a@h", ID: 1, Creation: 9}}, Payload: payload}
+		if err != nil || !reflect.DeepEqual(m, want) {
+			t.Errorf("Receive() = %.100v, %v, want %.100v", m, err, want)
 		}
 	})
 }

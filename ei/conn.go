@@ -111,6 +111,7 @@ type Conn struct {
 	cacheSet [atomCacheSize]bool
 	refs     []Atom
 	frags    map[uint64]*fragments
+	fragSize int    // bytes held in frags
 	kind     string // how the last frame was encoded, for the trace
 	kindRefs int    // and how many atom cache references it had
 
@@ -128,6 +129,21 @@ type Conn struct {
 	closeErr  error
 	wg        sync.WaitGroup
 }
+
+// Limits on the fragmented messages a peer may have in flight on a Conn,
+// so that a peer cannot make it buffer without bound. A peer that goes
+// past them gets its connection closed with a *ProtocolError.
+const (
+	// MaxFragmentedSize is the most bytes of incomplete fragmented
+	// messages a Conn holds at once, the same bound as
+	// MaxUncompressedSize puts on a compressed term.
+	MaxFragmentedSize = MaxUncompressedSize
+
+	// MaxFragmentSequences is the most fragmented messages a Conn
+	// reassembles at once. OTP interleaves the fragments of messages
+	// from different sending processes, one sequence each.
+	MaxFragmentSequences = 4096
+)
 
 // fragments collects a fragmented message (DIST_FRAG_HEADER, DIST_FRAG_CONT).
 type fragments struct {
@@ -585,7 +601,10 @@ func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
 		if err != nil {
 			return m, false, err
 		}
-		if id <= 1 {
+		if id == 0 {
+			return m, false, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: fragment id 0 in sequence %d", seq)}
+		}
+		if id == 1 {
 			c.kind, c.kindRefs = "fragment", len(c.refs)
 			m, err = decodeMessage(b, off, c.refs, false)
 			return m, err == nil, err
@@ -595,6 +614,12 @@ func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
 		}
 		if c.frags[seq] != nil {
 			return m, false, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: fragment sequence %d started twice", seq)}
+		}
+		if len(c.frags) >= MaxFragmentSequences {
+			return m, false, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: more than %d fragmented messages in flight", MaxFragmentSequences)}
+		}
+		if err := c.holdFragment(len(b) - off); err != nil {
+			return m, false, err
 		}
 		c.frags[seq] = &fragments{
 			next: id - 1,
@@ -609,17 +634,31 @@ func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
 		if f == nil || id != f.next {
 			return m, false, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: unexpected fragment %d of sequence %d", id, seq)}
 		}
+		if err := c.holdFragment(len(b) - 18); err != nil {
+			return m, false, err
+		}
 		f.data = append(f.data, b[18:]...)
 		f.next--
 		if id > 1 {
 			return m, false, nil
 		}
 		delete(c.frags, seq)
+		c.fragSize -= len(f.data)
 		c.kind, c.kindRefs = "fragmented", len(f.refs)
 		m, err = decodeMessage(f.data, 0, f.refs, false)
 		return m, err == nil, err
 	}
 	return m, false, &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: unknown distribution message tag %d", b[0])}
+}
+
+// holdFragment accounts for n more bytes of incomplete fragmented
+// messages, failing when that would exceed MaxFragmentedSize.
+func (c *Conn) holdFragment(n int) error {
+	if n > MaxFragmentedSize-c.fragSize {
+		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: fragmented messages exceed %d bytes", MaxFragmentedSize)}
+	}
+	c.fragSize += n
+	return nil
 }
 
 // readAtomCacheRefs reads the atom cache part of a distribution header

@@ -505,6 +505,14 @@ func TestParseFrameErrors(t *testing.T) {
 			{131, 69, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 3, 0, 104},
 			{131, 69, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 3, 0, 104},
 		}},
+		{"fragment id 0", [][]byte{joinBytes([]byte{131, 69, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x98, 0x00, 5, 3, 'a', '@', 'h', 7, 3, 'r', 'e', 'g'}, regSendCached)}},
+		{"too many fragment sequences", fragmentStarts(MaxFragmentSequences + 1)},
+		{"fragments too large", [][]byte{
+			// sequence 1: fragment 3 of 3, no atom cache refs, half the limit
+			joinBytes([]byte{131, 69, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0}, make([]byte, MaxFragmentedSize/2)),
+			// sequence 1: fragment 2, the other half and one byte more
+			joinBytes([]byte{131, 70, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2}, make([]byte, MaxFragmentedSize/2+1)),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -520,6 +528,48 @@ func TestParseFrameErrors(t *testing.T) {
 				t.Errorf("parseFrame(%x) = %v, want *ProtocolError", tt.frames, err)
 			}
 		})
+	}
+}
+
+// fragmentStarts returns n DIST_FRAG_HEADER frames, each starting its own
+// sequence of 2 fragments with 1 byte of data.
+func fragmentStarts(n int) [][]byte {
+	frames := make([][]byte, n)
+	for i := range frames {
+		f := []byte{131, 69}
+		f = binary.BigEndian.AppendUint64(f, uint64(i+1)) // sequence id
+		f = binary.BigEndian.AppendUint64(f, 2)           // fragment id
+		frames[i] = append(f, 0, 104)                     // no atom cache refs; data
+	}
+	return frames
+}
+
+// TestFragmentLimits checks that the bytes of a reassembled message are
+// given back to the limit, and that the limits allow what they promise.
+func TestFragmentLimits(t *testing.T) {
+	c := &Conn{}
+	for _, f := range fragmentStarts(MaxFragmentSequences) {
+		if _, _, err := c.parseFrame(f); err != nil {
+			t.Fatalf("parseFrame(%x) = %v, want nil below MaxFragmentSequences", f, err)
+		}
+	}
+	c = &Conn{}
+	half := make([]byte, MaxFragmentedSize/2)
+	for seq := byte(1); seq <= 4; seq++ { // 4 messages of the whole limit, one after another
+		start := joinBytes([]byte{131, 69, 0, 0, 0, 0, 0, 0, 0, seq, 0, 0, 0, 0, 0, 0, 0, 2, 0}, []byte{109, 0x02, 0, 0, 0}, half[5:])
+		if _, ok, err := c.parseFrame(start); ok || err != nil {
+			t.Fatalf("first fragment of sequence %d: ok=%v, err=%v; want false, nil", seq, ok, err)
+		}
+		// The reassembled bytes are no control message, so decoding
+		// fails; only the accounting matters here.
+		_, _, err := c.parseFrame(joinBytes([]byte{131, 70, 0, 0, 0, 0, 0, 0, 0, seq, 0, 0, 0, 0, 0, 0, 0, 1}, half))
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || strings.Contains(pe.Msg, "exceed") {
+			t.Fatalf("last fragment of sequence %d: err = %v, want a decode error, not the size limit", seq, err)
+		}
+		if c.fragSize != 0 {
+			t.Fatalf("after sequence %d: fragSize = %d, want 0", seq, c.fragSize)
+		}
 	}
 }
 

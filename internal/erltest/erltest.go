@@ -5,7 +5,6 @@ package erltest
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -99,7 +98,12 @@ func StartEPMDProgram(t testing.TB, bin string, args ...string) int {
 // WaitListening polls until something accepts connections on the loopback
 // port, for up to readyTimeout.
 func WaitListening(port int) error {
-	deadline := time.Now().Add(readyTimeout)
+	return WaitListeningFor(port, readyTimeout)
+}
+
+// WaitListeningFor is WaitListening for up to timeout; with 0 it tries once.
+func WaitListeningFor(port int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
@@ -143,45 +147,7 @@ type Options struct {
 // the name. The node is killed in t.Cleanup.
 func StartErl(t testing.TB, epmdPort int, opts Options) *Node {
 	t.Helper()
-	bin := Need(t, "erl")
-	if opts.SName == "" {
-		opts.SName = UniqueName("erl")
-	}
-	if opts.Cookie == "" {
-		opts.Cookie = "c"
-	}
-	dir := t.TempDir()
-	args := []string{"-sname", opts.SName, "-setcookie", opts.Cookie, "-noinput", "-start_epmd", "false"}
-	if opts.Hidden {
-		args = append(args, "-hidden")
-	}
-	args = append(args, opts.Args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir, "ERL_EPMD_PORT="+strconv.Itoa(epmdPort))
-	out := new(lockedBuffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start erl: %v", err)
-	}
-	exited := stopOnCleanup(t, cmd)
-	n := &Node{Name: opts.SName + "@" + Host(t), SName: opts.SName, Cookie: opts.Cookie,
-		EPMDPort: epmdPort, Dir: dir, out: out, exited: exited}
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if _, err := PortOf(epmdPort, opts.SName); err == nil {
-			return n
-		}
-		select {
-		case <-exited:
-			t.Fatalf("erl %s exited before registering with epmd on port %d\n%s", opts.SName, epmdPort, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("erl %s did not register with epmd on port %d\n%s", opts.SName, epmdPort, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return OTP{}.StartErl(t, epmdPort, opts)
 }
 
 // Eval runs a one-shot `erl -noshell` without distribution that evaluates
@@ -190,23 +156,7 @@ func StartErl(t testing.TB, epmdPort int, opts Options) *Node {
 // and extra arguments (such as -sname) come before -eval.
 func Eval(t testing.TB, epmdPort int, expr string, extra ...string) string {
 	t.Helper()
-	bin := Need(t, "erl")
-	dir := t.TempDir()
-	args := append([]string{"-noshell", "-start_epmd", "false"}, extra...)
-	args = append(args, "-eval", expr+", halt().")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*readyTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	if epmdPort != 0 {
-		cmd.Env = append(cmd.Env, "ERL_EPMD_PORT="+strconv.Itoa(epmdPort))
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("erl -eval %q: %v\n%s", expr, err, out)
-	}
-	return string(out)
+	return OTP{}.Eval(t, epmdPort, expr, extra...)
 }
 
 // PortOf asks the epmd at epmdPort for name's distribution port with a

@@ -2,6 +2,7 @@ package ei
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/binary"
@@ -100,10 +101,15 @@ type peerInfo struct {
 	flags    Flags // negotiated: ours & theirs
 	creation uint32
 	version  int // 5 if the peer sent an old 'n' name message, else 6
+
+	// Client side, after asking for a name (handshake.nameMe): the name
+	// and creation the peer assigned to us.
+	self         Atom
+	selfCreation uint32
 }
 
 // handshake runs one side of the distribution handshake. Messages are
-// framed with a 2-byte length.
+// framed with a 2-byte length over TCP and a 4-byte one over TLS.
 type handshake struct {
 	node   *Node
 	self   string // our full node name
@@ -114,7 +120,14 @@ type handshake struct {
 	r      *bufio.Reader
 	peer   string // expected peer name (client side, "" for any), or learned
 	trace  io.Writer
+
+	lenSize int  // bytes of the length before each message: 2, or 4 over TLS
+	nameMe  bool // client side: ask the peer for a name; self is our host
 }
+
+// maxHandshakeMsg bounds a handshake message read with a 4-byte length;
+// the longest one, a challenge, has a node name of at most 255 bytes.
+const maxHandshakeMsg = 0xffff
 
 // digest computes MD5(cookie ++ decimal(challenge)), as in dist_util:gen_digest.
 func digest(challenge uint32, cookie string) [16]byte {
@@ -144,13 +157,17 @@ func (h *handshake) protoError(off int, format string, args ...any) error {
 	return &ProtocolError{Offset: off, Msg: fmt.Sprintf("ei: handshake with %s: ", h.peerName()) + fmt.Sprintf(format, args...)}
 }
 
-// write sends one handshake message with its 2-byte length.
+// write sends one handshake message with its length.
 func (h *handshake) write(ctx context.Context, op string, msg []byte) error {
-	if len(msg) > 0xffff {
+	if len(msg) > maxHandshakeMsg {
 		return fmt.Errorf("ei: handshake with %s: %s: message too long", h.peerName(), op)
 	}
-	b := make([]byte, 2, 2+len(msg))
-	binary.BigEndian.PutUint16(b, uint16(len(msg)))
+	var b []byte
+	if h.lenSize == 4 {
+		b = binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(msg)), uint32(len(msg)))
+	} else {
+		b = binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(msg)), uint16(len(msg)))
+	}
 	b = append(b, msg...)
 	if h.trace != nil {
 		fmt.Fprintf(h.trace, "-> %s %x\n", op, msg)
@@ -176,11 +193,25 @@ func (h *handshake) read(ctx context.Context, op string) ([]byte, error) {
 // readMsg reads one handshake message. It returns io.EOF, unwrapped, only
 // when the peer closed the connection before the message began.
 func (h *handshake) readMsg(op string) ([]byte, error) {
-	var lb [2]byte
-	if _, err := io.ReadFull(h.r, lb[:]); err != nil {
-		return nil, err
+	var n int
+	if h.lenSize == 4 {
+		var lb [4]byte
+		if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+			return nil, err
+		}
+		l := binary.BigEndian.Uint32(lb[:])
+		if l > maxHandshakeMsg {
+			return nil, h.protoError(0, "%s: message of %d bytes, more than %d", op, l, maxHandshakeMsg)
+		}
+		n = int(l)
+	} else {
+		var lb [2]byte
+		if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint16(lb[:]))
 	}
-	msg := make([]byte, binary.BigEndian.Uint16(lb[:]))
+	msg := make([]byte, n)
 	if _, err := io.ReadFull(h.r, msg); err != nil {
 		return nil, noEOF(err)
 	}
@@ -219,14 +250,23 @@ func validNodeName(s string) bool {
 func (h *handshake) client(ctx context.Context, version int, creation uint32) (peerInfo, error) {
 	// send_name
 	var msg []byte
+	if h.nameMe && version == distVersion5 {
+		return peerInfo{}, fmt.Errorf("ei: handshake with %s: the peer speaks distribution version 5, which cannot assign node names", h.peerName())
+	}
 	if version == distVersion5 {
 		msg = append(msg, hsName5)
 		msg = binary.BigEndian.AppendUint16(msg, distVersion5)
 		msg = binary.BigEndian.AppendUint32(msg, uint32(h.flags&flagHigh))
 		msg = append(msg, h.self...)
 	} else {
+		flags := h.flags
+		if h.nameMe {
+			// As dist_util:send_name: NAME_ME, creation 0, our host alone.
+			flags |= FlagNameMe
+			creation = 0
+		}
 		msg = append(msg, hsName6)
-		msg = binary.BigEndian.AppendUint64(msg, uint64(h.flags))
+		msg = binary.BigEndian.AppendUint64(msg, uint64(flags))
 		msg = binary.BigEndian.AppendUint32(msg, creation)
 		msg = binary.BigEndian.AppendUint16(msg, uint16(len(h.self)))
 		msg = append(msg, h.self...)
@@ -243,16 +283,23 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 	if msg[0] != hsStatus {
 		return peerInfo{}, h.protoError(0, "recv_status: tag %q, want 's'", msg[0])
 	}
-	switch status := string(msg[1:]); status {
-	case "ok", "ok_simultaneous":
-	case "alive":
-		// The peer believes a connection from us is up already; this
-		// connection is the one we want, so tell it to continue.
-		if err := h.write(ctx, "send_status", []byte("strue")); err != nil {
+	var p peerInfo
+	if h.nameMe {
+		if p.self, p.selfCreation, err = h.recvNamed(msg); err != nil {
 			return peerInfo{}, err
 		}
-	default:
-		return peerInfo{}, &HandshakeError{Peer: h.peerName(), Status: status}
+	} else {
+		switch status := string(msg[1:]); status {
+		case "ok", "ok_simultaneous":
+		case "alive":
+			// The peer believes a connection from us is up already; this
+			// connection is the one we want, so tell it to continue.
+			if err := h.write(ctx, "send_status", []byte("strue")); err != nil {
+				return peerInfo{}, err
+			}
+		default:
+			return peerInfo{}, &HandshakeError{Peer: h.peerName(), Status: status}
+		}
 	}
 
 	// recv_challenge
@@ -261,7 +308,6 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 		return peerInfo{}, err
 	}
 	r := wire.NewReader(msg)
-	var p peerInfo
 	var peerChallenge uint32
 	var name []byte
 	switch tag := r.Uint8(); tag {
@@ -299,6 +345,10 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 	p.version = version
 	if err := h.checkFlags(p.flags); err != nil {
 		return peerInfo{}, err
+	}
+	if h.nameMe && p.flags&FlagNameMe == 0 {
+		// As dist_util:do_setnode, which finds the chosen flags static.
+		return peerInfo{}, h.protoError(1, "recv_challenge: the peer assigned a name but its flags lack NAME_ME")
 	}
 	p.flags &= h.flags
 
@@ -370,20 +420,28 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 	if r.Failed() {
 		return peerInfo{}, h.protoError(len(msg), "recv_name: message truncated")
 	}
-	if !validNodeName(string(name)) {
+	if p.flags&FlagNameMe != 0 && p.version == distVersion6 {
+		// A host for which to make up a name, as dist_util:is_name_ok.
+		if len(name) == 0 || bytes.IndexByte(name, '@') >= 0 {
+			return peerInfo{}, h.protoError(len(msg)-len(name), "recv_name: bad host %q for a dynamic name", name)
+		}
+	} else if !validNodeName(string(name)) {
 		return peerInfo{}, h.protoError(len(msg)-len(name), "recv_name: bad node name %q", name)
 	}
 	p.name = Atom(name)
 	h.peer = string(name)
-	if p.flags&FlagNameMe != 0 {
-		h.write(ctx, "send_status", []byte("snot_allowed"))
-		return peerInfo{}, fmt.Errorf("ei: handshake with %s: dynamic node names are not supported", h.peer)
-	}
 	if err := h.checkFlags(p.flags); err != nil {
 		h.write(ctx, "send_status", []byte("snot_allowed"))
 		return peerInfo{}, err
 	}
-	if err := h.write(ctx, "send_status", []byte("sok")); err != nil {
+	status := []byte("sok")
+	if p.flags&FlagNameMe != 0 {
+		// The peer asks for a name (and sent its host): give it one.
+		if status, err = h.assignName(&p); err != nil {
+			return peerInfo{}, err
+		}
+	}
+	if err := h.write(ctx, "send_status", status); err != nil {
 		return peerInfo{}, err
 	}
 
@@ -393,8 +451,13 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 	if err != nil {
 		return peerInfo{}, err
 	}
+	flags := h.flags
+	if p.flags&FlagNameMe != 0 {
+		// The peer checks that the flags both sides chose keep NAME_ME.
+		flags |= FlagNameMe
+	}
 	msg = []byte{hsName6}
-	msg = binary.BigEndian.AppendUint64(msg, uint64(h.flags))
+	msg = binary.BigEndian.AppendUint64(msg, uint64(flags))
 	msg = binary.BigEndian.AppendUint32(msg, ours)
 	msg = binary.BigEndian.AppendUint32(msg, creation)
 	msg = binary.BigEndian.AppendUint16(msg, uint16(len(h.self)))

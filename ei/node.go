@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -75,9 +76,30 @@ type Node struct {
 
 	// EPMD is the epmd client used by Connect and Listener.Publish. Nil
 	// means the zero epmd.Client: local epmd at $ERL_EPMD_PORT or 4369;
-	// Connect asks the epmd on the peer's host. Its Dialer, if set, also
-	// dials the nodes in Connect and ConnectAddr.
+	// Connect asks the epmd on the peer's host (through Dialer). Its
+	// Dialer, if set and Dialer is nil, also dials the nodes in Connect
+	// and ConnectAddr.
 	EPMD *epmd.Client
+
+	// Dialer dials the nodes in Connect and ConnectAddr; nil means
+	// EPMD.Dialer, or a zero net.Dialer. A proxy.ContextDialer from
+	// golang.org/x/net/proxy fits, to reach nodes through SOCKS5.
+	Dialer Dialer
+
+	// DistPort, when non-zero, is the port every peer listens on:
+	// Connect dials it on the peer's host without asking epmd, as erl
+	// does with -erl_epmd_port DistPort. Such nodes, started with
+	// -start_epmd false, need no epmd at all; to be reachable from them,
+	// listen on DistPort too (n.Listen(ctx, "host:DistPort"), on an
+	// address of its own) and skip Listener.Publish.
+	DistPort int
+
+	// TLS, when set, runs every connection over TLS, as erl's
+	// -proto_dist inet_tls does: Connect, ConnectAddr and ClientConn are
+	// TLS clients with it, and Listen and ServerConn are TLS servers. See
+	// the package documentation for how erl's ssl_dist_optfile options
+	// map to its fields.
+	TLS *tls.Config
 
 	// Logger receives connection events: failed handshakes and accept
 	// errors in a Listener (Warn), connections made and lost (Debug). Nil
@@ -96,6 +118,7 @@ type Node struct {
 	initOnce sync.Once
 	initErr  error
 	cookie   string
+	naming   naming // for a dynamic name, undefined@host
 	creation atomic.Uint32
 	pidSeq   atomic.Uint64
 	uniq     atomic.Uint64 // unlink ids
@@ -119,6 +142,7 @@ func (n *Node) init() error {
 			n.initErr = fmt.Errorf("ei: node name %q is longer than 255 bytes", n.Name)
 			return
 		}
+		n.naming.dynamic = strings.HasPrefix(n.Name, dynamicAlive+"@")
 		n.cookie = n.Cookie
 		if n.cookie == "" {
 			c, err := readCookie()
@@ -184,14 +208,6 @@ func (n *Node) epmdClient() *epmd.Client {
 	return &epmd.Client{}
 }
 
-// dialer returns the dialer for node connections: Node.EPMD's, if set.
-func (n *Node) dialer() *net.Dialer {
-	if n.EPMD != nil && n.EPMD.Dialer != nil {
-		return n.EPMD.Dialer
-	}
-	return &net.Dialer{}
-}
-
 func (n *Node) logger() *slog.Logger {
 	if n.Logger != nil {
 		return n.Logger
@@ -216,10 +232,14 @@ func (n *Node) Pid() (Pid, error) {
 	if err := n.init(); err != nil {
 		return Pid{}, err
 	}
+	name, err := n.currentName()
+	if err != nil {
+		return Pid{}, err
+	}
 	// Pid numbers go up to 2^32 and then wrap into the serial, as the
 	// pids of erl_interface do.
 	seq := n.pidSeq.Add(1)
-	return Pid{Node: Atom(n.Name), ID: uint32(seq), Serial: uint32(seq >> 32), Creation: n.creation.Load()}, nil
+	return Pid{Node: Atom(name), ID: uint32(seq), Serial: uint32(seq >> 32), Creation: n.creation.Load()}, nil
 }
 
 // CurrentCreation returns the creation in use: Node.Creation, the random
@@ -247,21 +267,24 @@ func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
 	if !validNodeName(peer) {
 		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
 	}
-	info, err := n.epmdClient().PortPlease(ctx, peer)
-	if err != nil {
-		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
-	}
 	_, host, _ := strings.Cut(peer, "@")
-	version := distVersion6
-	if info.HighestVersion < distVersion6 {
-		version = distVersion5
+	port, version := n.DistPort, distVersion6
+	if port == 0 {
+		info, err := n.lookupClient().PortPlease(ctx, peer)
+		if err != nil {
+			return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
+		}
+		port = int(info.Port)
+		if info.HighestVersion < distVersion6 {
+			version = distVersion5
+		}
 	}
 	d := n.dialer()
-	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(info.Port))))
+	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
 	}
-	return n.clientConn(ctx, nc, peer, version)
+	return n.clientConnTo(ctx, nc, peer, host, version)
 }
 
 // ConnectAddr connects to the node peer listening at the TCP address
@@ -283,7 +306,7 @@ func (n *Node) ConnectAddr(ctx context.Context, peer, addr string) (*Conn, error
 		}
 		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
 	}
-	return n.clientConn(ctx, nc, peer, distVersion6)
+	return n.clientConnTo(ctx, nc, peer, hostOf(peer, addr), distVersion6)
 }
 
 // ClientConn runs the connecting side of the handshake on nc, which must
@@ -307,10 +330,26 @@ func (n *Node) ClientConn(ctx context.Context, nc net.Conn, peer string) (*Conn,
 	return n.clientConn(ctx, nc, peer, distVersion6)
 }
 
+// clientConn runs the connecting side of the handshake on nc, which leads
+// to peer ("" for any name).
 func (n *Node) clientConn(ctx context.Context, nc net.Conn, peer string, version int) (*Conn, error) {
-	h, stop := n.newHandshake(ctx, nc, peer)
+	return n.clientConnTo(ctx, nc, peer, hostOf(peer, nc.RemoteAddr().String()), version)
+}
+
+// clientConnTo is clientConn over TLS (see startTLS), checking the
+// certificate of tlsHost.
+func (n *Node) clientConnTo(ctx context.Context, nc net.Conn, peer, tlsHost string, version int) (*Conn, error) {
+	hc, lenSize, err := n.startTLS(ctx, nc, tlsHost, false)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	h, stop := n.newHandshake(ctx, hc, peer, lenSize)
+	named := n.nameForClient(h)
 	p, err := h.client(ctx, version, n.creation.Load())
-	return n.finishHandshake(ctx, h, stop, p, err)
+	c, err := n.finishHandshake(ctx, h, stop, p, err)
+	named(c, p)
+	return c, err
 }
 
 // ServerConn runs the accepting side of the handshake on nc and returns
@@ -325,12 +364,23 @@ func (n *Node) ServerConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	h, stop := n.newHandshake(ctx, nc, "")
+	self, err := n.currentName()
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("ei: accept: %w", err)
+	}
+	hc, lenSize, err := n.startTLS(ctx, nc, "", true)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	h, stop := n.newHandshake(ctx, hc, "", lenSize)
+	h.self = self
 	p, err := h.server(ctx, n.creation.Load())
 	return n.finishHandshake(ctx, h, stop, p, err)
 }
 
-func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string) (*handshake, func() bool) {
+func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string, lenSize int) (*handshake, func() bool) {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	cr := &connReader{nc: nc}
 	return &handshake{
@@ -343,6 +393,8 @@ func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string) (*han
 		r:      bufio.NewReaderSize(cr, readBufferSize),
 		peer:   peer,
 		trace:  n.Trace,
+
+		lenSize: lenSize,
 	}, stop
 }
 
@@ -396,6 +448,9 @@ type Listener struct {
 func (n *Node) Listen(ctx context.Context, addr string) (*Listener, error) {
 	if err := n.init(); err != nil {
 		return nil, err
+	}
+	if n.naming.dynamic {
+		return nil, fmt.Errorf("ei: listen: node %s has a dynamic name and does not listen, as in OTP", n.Name)
 	}
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", addr)

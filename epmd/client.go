@@ -46,9 +46,16 @@ var clientPastDeadline = time.Unix(1, 0)
 // and cancelling it interrupts dialling, writing and reading. After the
 // context ends, errors.Is(err, ctx.Err()) holds for the error returned.
 type Client struct {
-	Host   string      // epmd's host; "" means "localhost"
-	Port   int         // epmd's port; 0 means $ERL_EPMD_PORT, or 4369
-	Dialer *net.Dialer // nil means a zero net.Dialer
+	Host   string // epmd's host; "" means "localhost". An IPv6 address may be bracketed.
+	Port   int    // epmd's port; 0 means $ERL_EPMD_PORT, or 4369
+	Dialer Dialer // nil means a zero net.Dialer
+}
+
+// Dialer makes the connections to epmd. *net.Dialer implements it, and so
+// do the dialers of golang.org/x/net/proxy (proxy.ContextDialer), which
+// reach epmd on another host through a SOCKS5 proxy.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // PortPlease asks the default Client for a node's port; see Client.PortPlease.
@@ -421,6 +428,8 @@ func (c *Client) addr(host string) (string, error) {
 	if host == "" {
 		host = "localhost"
 	}
+	// "[::1]" as well as "::1", as in a node name "alive@[::1]".
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	port := c.Port
 	if port == 0 {
 		s := os.Getenv("ERL_EPMD_PORT")
@@ -446,7 +455,7 @@ func (c *Client) dial(ctx context.Context, host string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := c.Dialer
+	var d Dialer = c.Dialer
 	if d == nil {
 		d = new(net.Dialer)
 	}

@@ -14,9 +14,13 @@ import (
 // *net.TCPListener: Serve accepts on it with raw system calls, which keeps
 // the Go runtime's monitor thread asleep between lookups. ListenAndServe
 // uses Listen.
+//
+// An IPv4 address listens for IPv4 only, and an IPv6 address, even "::",
+// for IPv6 only (IPV6_V6ONLY), as each socket of OTP's epmd does; a host
+// name, or none (":4369"), listens for both.
 func Listen(ctx context.Context, address string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
-	l, err := lc.Listen(ctx, "tcp", address)
+	l, err := lc.Listen(ctx, listenNetwork(address), address)
 	if err != nil {
 		return nil, err
 	}
@@ -50,4 +54,21 @@ func netReplyClose(c net.Conn, b []byte) error {
 	}
 	c.Close()
 	return err
+}
+
+// listenNetwork returns "tcp4" or "tcp6" for an address whose host is an
+// IP address of that family, else "tcp".
+func listenNetwork(address string) string {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return "tcp"
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	}
+	return "tcp6"
 }

@@ -351,9 +351,11 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	return result
 }
 
-// listen opens the listening sockets OTP's epmd would: every address with
-// no -address, else loopback plus each listed address. A port already in
-// use means another epmd runs, and run then exits with status 0, like OTP.
+// listen opens the listening sockets OTP's epmd would: with no -address,
+// one for every IPv4 address and one for every IPv6 address (IPv6 only;
+// skipped where IPv6 is not available), else both loopback addresses plus
+// each listed address. A port already in use means another epmd runs, and
+// run then exits with status 0, like OTP.
 func listen(cfg config, logger *slog.Logger) ([]net.Listener, error) {
 	if cfg.systemd {
 		return systemdListeners()
@@ -365,7 +367,7 @@ func listen(cfg config, logger *slog.Logger) ([]net.Listener, error) {
 	}
 	var addrs []addr
 	if strings.Trim(cfg.addresses, " ,") == "" {
-		addrs = []addr{{"", false}}
+		addrs = []addr{{"0.0.0.0", false}, {"::", true}}
 	} else {
 		addrs = []addr{{"127.0.0.1", true}, {"::1", true}}
 		for _, tok := range strings.FieldsFunc(cfg.addresses, func(r rune) bool { return r == ' ' || r == ',' }) {

@@ -159,13 +159,17 @@ func Eval(t testing.TB, epmdPort int, expr string, extra ...string) string {
 	return OTP{}.Eval(t, epmdPort, expr, extra...)
 }
 
-// PortOf asks the epmd at epmdPort for name's distribution port with a
+// PortOf asks the epmd at epmdPort on loopback for name's distribution port with a
 // bare PORT_PLEASE2_REQ, so this package does not depend on the code it
 // tests.
 func PortOf(epmdPort int, name string) (int, error) {
+	// On IPv4 loopback, or IPv6 for an epmd listening there alone.
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", epmdPort), time.Second)
 	if err != nil {
-		return 0, err
+		var err6 error
+		if c, err6 = net.DialTimeout("tcp", fmt.Sprintf("[::1]:%d", epmdPort), time.Second); err6 != nil {
+			return 0, err
+		}
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))

@@ -32,6 +32,32 @@
 //	defer conn.Close()
 //	release, err := conn.RPC(ctx, "erlang", "system_info", ei.List{ei.Atom("otp_release")})
 //
+// # Transports and names
+//
+// Node.TLS runs distribution over TLS, as erl -proto_dist inet_tls. The
+// options of erl's -ssl_dist_optfile map to tls.Config fields: certfile
+// and keyfile to Certificates, cacertfile to RootCAs (checking the nodes
+// Connect reaches, by the host of their name, as OTP sends it as
+// server_name_indication) and to ClientCAs (checking the nodes that
+// connect to a Listener), {verify, verify_peer} with
+// {fail_if_no_peer_cert, true} to ClientAuth
+// tls.RequireAndVerifyClientCert, and {verify, verify_none} on the client
+// side to InsecureSkipVerify.
+//
+// IPv6 needs nothing special: name nodes by a host that resolves to an
+// IPv6 address, or by the address itself ("go@::1", as erl -name
+// 'erl@::1' -proto_dist inet6_tcp), and listen on one ("[::1]:0", or
+// ":0" for both families).
+//
+// A Node named "undefined@host" has no name until it connects: the node
+// it connects to assigns one (DFLAG_NAME_ME), as for erl -sname
+// undefined; see Node.CurrentName. Nodes that ask a Listener for a name
+// get one made up as net_kernel does.
+//
+// Node.DistPort connects without epmd, to nodes started with erl
+// -erl_epmd_port; Node.ConnectAddr connects to a known address. Node.Dialer
+// plugs in other dialers, such as SOCKS5 proxies from golang.org/x/net/proxy.
+//
 // See the External Term Format,
 // https://www.erlang.org/doc/apps/erts/erl_ext_dist.html, and the
 // Distribution Protocol, https://www.erlang.org/doc/apps/erts/erl_dist_protocol.html.

@@ -119,9 +119,7 @@ func (o OTP) StartErl(t testing.TB, epmdPort int, opts Options) *Node {
 	}
 	n := o.Start(t, epmdPort, append(args, opts.Args...)...)
 	n.Name, n.SName, n.Cookie = opts.SName+"@"+Host(t), opts.SName, opts.Cookie
-	if err := n.wait(func() bool { _, err := PortOf(epmdPort, opts.SName); return err == nil }); err != nil {
-		t.Fatalf("erl %s did not register with epmd on port %d: %v\n%s", opts.SName, epmdPort, err, n.Output())
-	}
+	n.WaitRegistered(t, epmdPort, opts.SName)
 	return n
 }
 
@@ -150,4 +148,13 @@ func (n *Node) wait(ready func() bool) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
+}
+
+// WaitRegistered waits until the node is registered as alive with the
+// epmd at epmdPort, or fails t if it exits first or takes too long.
+func (n *Node) WaitRegistered(t testing.TB, epmdPort int, alive string) {
+	t.Helper()
+	if err := n.wait(func() bool { _, err := PortOf(epmdPort, alive); return err == nil }); err != nil {
+		t.Fatalf("erl %s did not register with epmd on port %d: %v\n%s", alive, epmdPort, err, n.Output())
+	}
 }

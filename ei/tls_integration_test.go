@@ -19,16 +19,6 @@ import (
 	"github.com/goei/goei/internal/erltest"
 )
 
-// needSSL skips t when erl cannot run TLS distribution (no ssl
-// application installed, as with Debian's erlang-base alone).
-func needSSL(t *testing.T) {
-	t.Helper()
-	out := erltest.Eval(t, 0, `io:format("~p~n", [code:lib_dir(ssl)])`)
-	if strings.Contains(out, "bad_name") {
-		t.Skip("erl has no ssl application (install erlang-ssl)")
-	}
-}
-
 // tlsSetup is a PKI with a certificate for this host, used by both erl
 // and Go, and erl's -ssl_dist_optfile for it.
 type tlsSetup struct {
@@ -38,28 +28,14 @@ type tlsSetup struct {
 
 func newTLSSetup(t *testing.T) *tlsSetup {
 	t.Helper()
-	needSSL(t)
+	erltest.NeedSSL(t)
 	pki := erltest.NewPKI(t)
 	return &tlsSetup{pki: pki, cert: pki.Issue(t, "node", erltest.Host(t), "localhost", "127.0.0.1", "::1")}
 }
 
-// optFile writes an ssl_dist_optfile with the certificate for server
-// and client, mutual TLS (verify_peer, fail_if_no_peer_cert) when mutual
-// is set, and returns erl's arguments for TLS distribution with it.
+// optFile returns erl's arguments for TLS distribution with cert.
 func (s *tlsSetup) optFile(t *testing.T, cert erltest.Cert, mutual bool) []string {
-	t.Helper()
-	common := fmt.Sprintf(`{certfile, %q}, {keyfile, %q}, {cacertfile, %q}`, cert.CertFile, cert.KeyFile, s.pki.CAFile)
-	server, client := common+`, {verify, verify_none}`, common+`, {verify, verify_none}`
-	if mutual {
-		server = common + `, {verify, verify_peer}, {fail_if_no_peer_cert, true}`
-		client = common + `, {verify, verify_peer}`
-	}
-	path := filepath.Join(t.TempDir(), "ssl_dist.conf")
-	conf := fmt.Sprintf("[{server, [%s]},\n {client, [%s]}].\n", server, client)
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"-proto_dist", "inet_tls", "-ssl_dist_optfile", path}
+	return s.pki.DistOptFile(t, cert, mutual)
 }
 
 // goTLS returns a tls.Config for a Go node: our certificate, the CA for

@@ -11,8 +11,9 @@
 // erl_interface's ei_print_term, not io:format's ~p, and no final newline).
 // Run erl_call -? for the list. Differences: the -a arguments are read as
 // Erlang terms, so binaries, maps, escapes and exponents work; -d traces the
-// distribution protocol on stderr; -R picks a random client name itself.
-// $ERL_EPMD_PORT says where epmd listens, as for erl.
+// distribution protocol on stderr; -proto_dist and -ssl_dist_optfile, as
+// erl's, connect over IPv6 or TLS. $ERL_EPMD_PORT says where epmd listens,
+// as for erl.
 package main
 
 import (

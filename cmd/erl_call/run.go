@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -46,6 +45,8 @@ type config struct {
 	dynamic     bool   // -R
 	fetchStdout bool   // -fetch_stdout
 	noResult    bool   // -no_result_term
+	protoDist   string // -proto_dist, as erl's (see setTransport)
+	sslOptFile  string // -ssl_dist_optfile, as erl's
 	timeout     time.Duration
 }
 
@@ -86,6 +87,10 @@ func parseArgs(args []string) (config, error) {
 				}
 				cfg.timeout = time.Duration(secs) * time.Second
 			}
+		case "-proto_dist":
+			cfg.protoDist, err = value()
+		case "-ssl_dist_optfile":
+			cfg.sslOptFile, err = value()
 		case "-fetch_stdout":
 			cfg.fetchStdout = true
 		case "-no_result_term":
@@ -227,6 +232,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	thisHost := localHost(ctx, cfg.longNames)
 	node := &ei.Node{Name: ourAlive(cfg) + "@" + thisHost, Cookie: cfg.cookie}
+	if err := setTransport(node, cfg.protoDist, cfg.sslOptFile); err != nil {
+		return fail(1, "%v", err)
+	}
 	if cfg.debug {
 		node.Trace = stderr
 		node.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -467,14 +475,15 @@ func moduleName(src []byte) string {
 }
 
 // ourAlive is the alive name of erl_call's own hidden node: -h, else c17,
-// or c and a number below 997 with -r. Node names chosen by the peer (-R)
-// are not supported by package ei, so -R picks a random name instead.
+// or c and a number below 997 with -r. With -R (and no -h) it is
+// "undefined": the node erl_call connects to picks the name, as with
+// OTP's erl_call.
 func ourAlive(cfg config) string {
 	switch {
 	case cfg.hidden != "":
 		return cfg.hidden
 	case cfg.dynamic:
-		return "c" + strconv.FormatUint(rand.Uint64(), 36)
+		return "undefined"
 	case cfg.random:
 		return "c" + strconv.Itoa(int(time.Now().Unix()%997))
 	}
@@ -543,9 +552,14 @@ Usage: erl_call [-[demqrsv]] [-c Cookie] [-h HiddenName]
          -timeout  command timeout, in seconds
          -q  halt the Erlang node (overrides the -s switch)
          -r  use a random name for the erl_call client node
-         -R  use a random name for the erl_call client node (the node does
-             not pick it, unlike OTP's erl_call)
+         -R  request a dynamic random name for the erl_call client node,
+             picked by the node it connects to
          -s  start a new Erlang node if necessary
          -v  verbose mode, i.e print some information on stderr
          -x  use specified erl start script, default is erl
+         -proto_dist inet_tcp | inet6_tcp | inet_tls | inet6_tls
+             connect over IPv4 or IPv6, over TCP or TLS, as erl's -proto_dist
+         -ssl_dist_optfile FILE
+             TLS options as for erl; erl_call reads those of the client:
+             certfile, keyfile, cacertfile, verify, server_name_indication
 `

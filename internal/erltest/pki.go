@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,4 +118,33 @@ func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// NeedSSL skips t when erl cannot run distribution over TLS: it has no
+// ssl application (Debian's erlang-base without erlang-ssl).
+func NeedSSL(t testing.TB) {
+	t.Helper()
+	if out := Eval(t, 0, `io:format("~p~n", [code:lib_dir(ssl)])`); strings.Contains(out, "bad_name") {
+		t.Skip("erl has no ssl application (install erlang-ssl)")
+	}
+}
+
+// DistOptFile writes an ssl_dist_optfile giving erl cert for server and
+// client, checking the peer's certificate against the PKI's CA with
+// mutual TLS (verify_peer, fail_if_no_peer_cert) when mutual is set, and
+// returns erl's arguments for TLS distribution with it.
+func (p *PKI) DistOptFile(t testing.TB, cert Cert, mutual bool) []string {
+	t.Helper()
+	common := fmt.Sprintf(`{certfile, %q}, {keyfile, %q}, {cacertfile, %q}`, cert.CertFile, cert.KeyFile, p.CAFile)
+	server, client := common+`, {verify, verify_none}`, common+`, {verify, verify_none}`
+	if mutual {
+		server = common + `, {verify, verify_peer}, {fail_if_no_peer_cert, true}`
+		client = common + `, {verify, verify_peer}`
+	}
+	path := filepath.Join(t.TempDir(), "ssl_dist.conf")
+	conf := fmt.Sprintf("[{server, [%s]},\n {client, [%s]}].\n", server, client)
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-proto_dist", "inet_tls", "-ssl_dist_optfile", path}
 }

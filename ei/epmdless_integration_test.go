@@ -3,7 +3,6 @@ package ei_test
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/goei/goei/ei"
@@ -49,15 +48,8 @@ func TestEPMDLess(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			done := echoOnce(ctx, l)
 			args := append(erlArgs(erltest.UniqueName("erl")), "-dist_listen", "false")
-			out := otp.Eval(t, noEPMD, echoExpr(n.Name), args...)
-			if err := <-done; err != nil {
-				t.Fatalf("echo: %v\nerl: %s", err, out)
-			}
-			if want := fmt.Sprintf("{echo,hello,'%s'}", n.Name); !strings.Contains(out, want) {
-				t.Errorf("erl printed %q, want %q", out, want)
-			}
+			echoFromErl(ctx, t, l, n.Name, func(expr string) string { return otp.Eval(t, noEPMD, expr, args...) })
 		})
 	}
 }

@@ -68,24 +68,17 @@ func TestIPv6(t *testing.T) {
 
 			l := listenPublished(t, ctx, n, "[::1]:0")
 			defer l.Close()
-			done := echoOnce(ctx, l)
-			out := otp.Eval(t, port, echoExpr(n.Name), "-name", erltest.UniqueName("erl")+"@::1", "-setcookie", "c", "-proto_dist", "inet6_tcp")
-			if err := <-done; err != nil {
-				t.Fatalf("echo: %v\nerl: %s", err, out)
-			}
-			if want := fmt.Sprintf("{echo,hello,'%s'}", n.Name); !strings.Contains(out, want) {
-				t.Errorf("erl printed %q, want %q", out, want)
-			}
+			echoFromErl(ctx, t, l, n.Name, func(expr string) string {
+				return otp.Eval(t, port, expr, "-name", erltest.UniqueName("erl")+"@::1", "-setcookie", "c", "-proto_dist", "inet6_tcp")
+			})
 
 			// A short name: erl resolves the host for IPv6.
 			sn := newGoNode(t, port, 0)
 			sl := listenPublished(t, ctx, sn, "[::1]:0")
 			defer sl.Close()
-			done = echoOnce(ctx, sl)
-			out = otp.Eval(t, port, echoExpr(sn.Name), "-sname", erltest.UniqueName("erl"), "-setcookie", "c", "-proto_dist", "inet6_tcp")
-			if err := <-done; err != nil {
-				t.Fatalf("echo: %v\nerl: %s", err, out)
-			}
+			echoFromErl(ctx, t, sl, sn.Name, func(expr string) string {
+				return otp.Eval(t, port, expr, "-sname", erltest.UniqueName("erl"), "-setcookie", "c", "-proto_dist", "inet6_tcp")
+			})
 		})
 	}
 }

@@ -278,6 +278,22 @@ func echoExpr(node string) string {
 	return fmt.Sprintf(`{echo, '%s'} ! {self(), hello}, receive R -> io:format("~p ~p~n", [R, node()]) after 20000 -> io:format("timeout~n") end`, node)
 }
 
+// echoFromErl has erl, started by run with an expression to evaluate,
+// send to echo on the Go node named node, which listens with l, and
+// checks that the reply came back. It returns what erl printed.
+func echoFromErl(ctx context.Context, t *testing.T, l *ei.Listener, node string, run func(expr string) string) string {
+	t.Helper()
+	done := echoOnce(ctx, l)
+	out := run(echoExpr(node))
+	if err := <-done; err != nil {
+		t.Fatalf("echo: %v\nerl: %s", err, out)
+	}
+	if want := fmt.Sprintf("{echo,hello,%s}", node); !strings.Contains(strings.ReplaceAll(out, "'", ""), want) {
+		t.Errorf("erl printed %q, want %q", out, want)
+	}
+	return out
+}
+
 // TestTLSErlToGo has erl nodes connect to a Go Listener over TLS, with
 // and without mutual TLS.
 func TestTLSErlToGo(t *testing.T) {
@@ -290,15 +306,8 @@ func TestTLSErlToGo(t *testing.T) {
 			ctx := testContext(t)
 			l := listenPublished(t, ctx, n, ":0")
 			defer l.Close()
-			done := echoOnce(ctx, l)
-			name := erltest.UniqueName("erl")
-			out := erltest.Eval(t, port, echoExpr(n.Name), append([]string{"-sname", name, "-setcookie", "c"}, s.optFile(t, s.cert, mutual)...)...)
-			if err := <-done; err != nil {
-				t.Fatalf("echo: %v\nerl: %s", err, out)
-			}
-			if want := fmt.Sprintf("{echo,hello,%s}", n.Name); !strings.Contains(out, want) {
-				t.Errorf("erl printed %q, want %q", out, want)
-			}
+			args := append([]string{"-sname", erltest.UniqueName("erl"), "-setcookie", "c"}, s.optFile(t, s.cert, mutual)...)
+			echoFromErl(ctx, t, l, n.Name, func(expr string) string { return erltest.Eval(t, port, expr, args...) })
 		})
 	}
 }
@@ -331,9 +340,6 @@ func TestTLSErlToGoRefused(t *testing.T) {
 			t.Errorf("%s: hidden_connect_node printed %q, want false", tc.name, out)
 		}
 	}
-	done := echoOnce(ctx, l)
-	out := erltest.Eval(t, port, echoExpr(n.Name), append([]string{"-sname", erltest.UniqueName("erl"), "-setcookie", "c"}, s.optFile(t, s.cert, true)...)...)
-	if err := <-done; err != nil {
-		t.Fatalf("echo with a good certificate: %v\nerl: %s", err, out)
-	}
+	args := append([]string{"-sname", erltest.UniqueName("erl"), "-setcookie", "c"}, s.optFile(t, s.cert, true)...)
+	echoFromErl(ctx, t, l, n.Name, func(expr string) string { return erltest.Eval(t, port, expr, args...) })
 }

@@ -2,8 +2,6 @@ package epmd_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -22,21 +20,7 @@ func needIPv6(t *testing.T) {
 
 // serveIPv6 serves a Server on [::1] alone and returns its port.
 func serveIPv6(t *testing.T) int {
-	t.Helper()
-	l, err := epmd.Listen(context.Background(), "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &epmd.Server{}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(l) }()
-	t.Cleanup(func() {
-		s.Close()
-		if err := <-done; !errors.Is(err, epmd.ErrServerClosed) {
-			t.Errorf("Serve() = %v", err)
-		}
-	})
-	return l.Addr().(*net.TCPAddr).Port
+	return erltest.ServeEPMDAt(t, &epmd.Server{}, "[::1]:0")
 }
 
 // TestClientIPv6 registers and looks up nodes over IPv6 loopback, with

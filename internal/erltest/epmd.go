@@ -23,7 +23,13 @@ func StartEPMD(t testing.TB) int {
 // one with RelaxedCommandCheck set.
 func ServeEPMD(t testing.TB, s *epmd.Server) int {
 	t.Helper()
-	l, err := epmd.Listen(context.Background(), "127.0.0.1:0")
+	return ServeEPMDAt(t, s, "127.0.0.1:0")
+}
+
+// ServeEPMDAt is ServeEPMD on the address addr, such as "[::1]:0".
+func ServeEPMDAt(t testing.TB, s *epmd.Server, addr string) int {
+	t.Helper()
+	l, err := epmd.Listen(context.Background(), addr)
 	if err != nil {
 		t.Fatalf("StartEPMD: %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/nettest"
+
+	"github.com/goei/goei/internal/erltest"
 )
 
 // TestListenLikeOTP checks the sockets epmd opens. OTP's epmd (25, seen
@@ -25,14 +27,12 @@ func TestListenLikeOTP(t *testing.T) {
 		{"127.0.0.1", []string{"127.0.0.1", "::1"}},
 	} {
 		t.Run("address="+tc.addresses, func(t *testing.T) {
-			// The port must be free on every address, not only on
-			// 127.0.0.1 as FreePort's, since busy loopback clients hold
-			// ports there too; another process may still take it
-			// meanwhile, which listen reports as exit status 0.
+			// Another process may take the free port meanwhile, which
+			// listen reports as exit status 0 (an epmd runs there).
 			var ls []net.Listener
 			var err error
 			for range 10 {
-				ls, err = listen(config{port: freePortEverywhere(t), addresses: tc.addresses}, slog.New(slog.DiscardHandler))
+				ls, err = listen(config{port: erltest.FreePort(t), addresses: tc.addresses}, slog.New(slog.DiscardHandler))
 				if err != exitCode(0) {
 					break
 				}
@@ -50,16 +50,4 @@ func TestListenLikeOTP(t *testing.T) {
 			}
 		})
 	}
-}
-
-// freePortEverywhere returns a TCP port that was free on every IPv4
-// address a moment ago.
-func freePortEverywhere(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

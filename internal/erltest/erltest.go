@@ -36,10 +36,13 @@ func Need(t testing.TB, prog string) string {
 	return p
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a TCP port that was free on every IPv4 address a
+// moment ago. It asks for one on 0.0.0.0, not only on 127.0.0.1: busy
+// loopback clients hold ports on 127.0.0.1 that the kernel would still
+// hand out for 127.0.0.2 or 0.0.0.0, where binding them then fails.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
 	if err != nil {
 		t.Fatalf("FreePort: %v", err)
 	}

@@ -1,0 +1,118 @@
+%% goei_bench is the erl side of goei's distribution benchmarks. start/0
+%% registers three servers on the node under test; the other functions
+%% run on a second erl node, called by rpc, and do there what the Go
+%% benchmark and the C-node do, so that erl -> erl is measured alike.
+%% Times are nanoseconds.
+-module(goei_bench).
+-export([start/0, recv/3, send/3, ping/2, connect/2, ping_during/2]).
+
+start() ->
+    register(bench, spawn(fun sender/0)),
+    register(sink, spawn(fun sink/0)),
+    register(echo, spawn(fun echo/0)),
+    ok.
+
+%% sender: {From, To, N, Size} sends {msg, I, Bin} to To N times, Bin a
+%% Size-byte binary, then done to From.
+sender() ->
+    receive
+        {From, To, N, Size} ->
+            send_msgs(N, To, binary:copy(<<0>>, Size)),
+            From ! done
+    end,
+    sender().
+
+send_msgs(0, _, _) -> ok;
+send_msgs(I, To, Bin) ->
+    To ! {msg, I, Bin},
+    send_msgs(I - 1, To, Bin).
+
+%% sink: {count, From, N} takes the next N messages, then sends
+%% {counted, N} to From.
+sink() ->
+    receive
+        {count, From, N} ->
+            drain(N),
+            From ! {counted, N}
+    end,
+    sink().
+
+drain(0) -> ok;
+drain(N) -> receive _ -> drain(N - 1) end.
+
+%% echo: {ping, From, I} is answered with {pong, I}.
+echo() ->
+    receive
+        {ping, From, I} -> From ! {pong, I}
+    end,
+    echo().
+
+%% recv(Node, N, Size) has Node's sender send N messages here.
+recv(Node, N, Size) ->
+    T0 = erlang:monotonic_time(),
+    {bench, Node} ! {self(), self(), N, Size},
+    recv_msgs(N),
+    receive done -> ok end,
+    since(T0).
+
+recv_msgs(0) -> ok;
+recv_msgs(N) -> receive {msg, _, _} -> recv_msgs(N - 1) end.
+
+%% send(Node, N, Size) sends N messages to Node's sink.
+send(Node, N, Size) ->
+    Bin = binary:copy(<<0>>, Size),
+    T0 = erlang:monotonic_time(),
+    {sink, Node} ! {count, self(), N},
+    send_msgs(N, {sink, Node}, Bin),
+    receive {counted, N} -> ok end,
+    since(T0).
+
+%% ping(Node, N) makes N round trips with Node's echo and returns
+%% {Elapsed, [RoundTrip]}.
+ping(Node, N) ->
+    T0 = erlang:monotonic_time(),
+    Lats = [ping_once(Node, I) || I <- lists:seq(1, N)],
+    {since(T0), Lats}.
+
+ping_once(Node, I) ->
+    T0 = erlang:monotonic_time(),
+    {echo, Node} ! {ping, self(), I},
+    receive {pong, I} -> since(T0) end.
+
+%% connect(Node, N) connects to Node as a hidden node and disconnects, N
+%% times, and returns the time spent.
+connect(Node, N) ->
+    erlang:disconnect_node(Node),
+    connect_loop(Node, N, 0).
+
+connect_loop(_, 0, Spent) -> Spent;
+connect_loop(Node, N, Spent) ->
+    T0 = erlang:monotonic_time(),
+    true = net_kernel:hidden_connect_node(Node),
+    true = erlang:disconnect_node(Node),
+    connect_loop(Node, N - 1, Spent + since(T0)).
+
+%% ping_during(Node, Size) sends a Size-byte binary to Node's sink from one
+%% process and makes round trips with Node's echo from another until the
+%% sink has it. It returns {Elapsed, [RoundTrip]}.
+ping_during(Node, Size) ->
+    Self = self(),
+    Bin = binary:copy(<<0>>, Size),
+    T0 = erlang:monotonic_time(),
+    spawn_link(fun() ->
+                       {sink, Node} ! {count, self(), 1},
+                       {sink, Node} ! {big, Bin},
+                       receive {counted, 1} -> Self ! big_done end
+               end),
+    Lats = ping_until_done(Node, 1, []),
+    {since(T0), Lats}.
+
+ping_until_done(Node, I, Acc) ->
+    receive
+        big_done -> lists:reverse(Acc)
+    after 0 ->
+            ping_until_done(Node, I + 1, [ping_once(Node, I) | Acc])
+    end.
+
+since(T0) ->
+    erlang:convert_time_unit(erlang:monotonic_time() - T0, native, nanosecond).

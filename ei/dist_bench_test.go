@@ -15,8 +15,10 @@ import (
 	"github.com/goei/goei/internal/erltest"
 )
 
-// benchTimeout bounds each benchmark's setup and each round of its sides.
-const benchTimeout = 10 * time.Minute
+// benchTimeout bounds what goei and the erl side do in each distribution
+// benchmark, setup and all of its runs (the C-node is bounded by go test
+// -timeout only).
+const benchTimeout = 30 * time.Minute
 
 // benchEnv is what the distribution benchmarks run on: an erl node, peer,
 // running the servers of testdata/bench/goei_bench.erl (bench sends

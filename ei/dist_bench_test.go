@@ -195,6 +195,19 @@ func sizeName(size int) string {
 	return strconv.Itoa(size) + "B"
 }
 
+// compareMessages runs goei's side beside the C-node command cmd ("recv"
+// or "send") and goei_bench:cmd on ref, for messages with a size-byte
+// binary, and reports the rates.
+func (e *benchEnv) compareMessages(b *testing.B, size int, cmd string, goei func(n int) (sample, error)) {
+	cnode := func(n int) (sample, error) { return e.cnodeTime(false, "%s %d %d", cmd, n, size) }
+	erl := func(n int) (sample, error) {
+		return e.erlTime(false, ei.Atom(cmd), e.peerAtom, int64(n), int64(size))
+	}
+	sides := e.sides(goei, cnode, erl)
+	b.ReportAllocs()
+	reportMessageRates(b, sides, runSides(b, sides...), size)
+}
+
 // reportMessageRates reports msgs/s and, for sizes of 64 KB and more,
 // MB/s (of the payload binaries) for each side.
 func reportMessageRates(b *testing.B, sides []side, got []sample, size int) {
@@ -238,13 +251,7 @@ func BenchmarkErlToGoMessages(b *testing.B) {
 				}
 				return sample{elapsed: time.Since(start)}, nil
 			}
-			cnode := func(n int) (sample, error) { return e.cnodeTime(false, "recv %d %d", n, size) }
-			erl := func(n int) (sample, error) {
-				return e.erlTime(false, "recv", e.peerAtom, int64(n), int64(size))
-			}
-			sides := e.sides(goei, cnode, erl)
-			b.ReportAllocs()
-			reportMessageRates(b, sides, runSides(b, sides...), size)
+			e.compareMessages(b, size, "recv", goei)
 		})
 	}
 }
@@ -274,13 +281,7 @@ func BenchmarkGoToErlMessages(b *testing.B) {
 				}
 				return sample{elapsed: time.Since(start)}, nil
 			}
-			cnode := func(n int) (sample, error) { return e.cnodeTime(false, "send %d %d", n, size) }
-			erl := func(n int) (sample, error) {
-				return e.erlTime(false, "send", e.peerAtom, int64(n), int64(size))
-			}
-			sides := e.sides(goei, cnode, erl)
-			b.ReportAllocs()
-			reportMessageRates(b, sides, runSides(b, sides...), size)
+			e.compareMessages(b, size, "send", goei)
 		})
 	}
 }

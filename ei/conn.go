@@ -782,7 +782,7 @@ func shiftError(err error, off int) error {
 // traceTerm formats a payload for the wire trace, cut to a readable length.
 func traceTerm(t Term) string {
 	const max = 200
-	s := fmt.Sprint(t)
+	s := FormatTerm(t)
 	if len(s) > max {
 		s = fmt.Sprintf("%s... (%d characters)", s[:max], len(s))
 	}

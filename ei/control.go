@@ -415,7 +415,7 @@ func (d *dec) proc() Term {
 		return t
 	}
 	if d.err == nil {
-		d.err = &ProtocolError{Offset: d.r.Offset(), Msg: fmt.Sprintf("ei: control message: %v is neither pid nor atom", t)}
+		d.err = &ProtocolError{Offset: d.r.Offset(), Msg: fmt.Sprintf("ei: control message: %s is neither pid nor atom", FormatTerm(t))}
 	}
 	return nil
 }

@@ -9,6 +9,13 @@
 // encode and decode piece by piece without building a Term, like
 // ei_x_encode_* and ei_decode_*.
 //
+// In Erlang syntax: FormatTerm and AppendFormat write a term as erl
+// prints it with io_lib:format's ~tp and ~tw, and the String methods of
+// Tuple, List, Map, Pid and the other composite types use FormatTerm, so
+// %v prints Erlang syntax; ParseTerm reads that syntax back; Compare
+// orders terms in Erlang's term order; AppendPrintTerm writes a term as
+// erl_interface's ei_print_term does (what erl_call prints).
+//
 // Decoders never panic and check every length against the bytes left
 // before allocating, so hostile input costs at most a small multiple of
 // its own size. Nesting is limited to MaxDepth, and compressed terms to

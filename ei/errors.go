@@ -44,13 +44,14 @@ var ErrClosed = errors.New("ei: use of closed connection")
 var ErrTimeout = errors.New("ei: peer not responding (net tick timeout)")
 
 // RPCError reports an rpc call that the remote rex server answered with
-// {badrpc, Reason}.
+// {badrpc, Reason}. Its message shows Reason in Erlang syntax (see
+// FormatTerm).
 type RPCError struct {
 	Reason Term
 }
 
 func (e *RPCError) Error() string {
-	return fmt.Sprintf("ei: rpc: badrpc: %v", e.Reason)
+	return "ei: rpc: badrpc: " + FormatTerm(e.Reason)
 }
 
 // wrappedError is an error with context around it. Its message starts

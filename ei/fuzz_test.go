@@ -46,7 +46,27 @@ func FuzzUnmarshal(f *testing.F) {
 			return
 		}
 		roundTrip(t, data, term)
+		textRoundTrip(t, term)
 	})
+}
+
+// textRoundTrip checks that a decoded term prints in both styles, equals
+// itself, and reads back from its text when it has a syntax.
+func textRoundTrip(t *testing.T, term Term) {
+	if Compare(term, term) != 0 {
+		t.Fatalf("Compare(%s, itself) != 0", FormatTerm(term))
+	}
+	AppendPrintTerm(nil, term)
+	for _, verb := range []byte{'p', 'w'} {
+		text := AppendFormat(nil, term, verb)
+		if !hasSyntax(term) {
+			continue
+		}
+		back, err := ParseTerm(string(text))
+		if err != nil || Compare(back, term) != 0 {
+			t.Fatalf("ParseTerm(%s) = %v, %v, want the term back", text, back, err)
+		}
+	}
 }
 
 // FuzzDecoder checks Decoder against the Reader: both accept the same

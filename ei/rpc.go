@@ -65,7 +65,7 @@ func (c *Conn) RPC(ctx context.Context, mod, fun Atom, args List) (Term, error) 
 	}
 	t, ok := reply.(Tuple)
 	if !ok || len(t) != 2 || t[0] != Atom("rex") {
-		return nil, &ProtocolError{Msg: fmt.Sprintf("ei: rpc %s:%s: reply %v is not {rex, Result}", mod, fun, reply)}
+		return nil, &ProtocolError{Msg: fmt.Sprintf("ei: rpc %s:%s: reply %s is not {rex, Result}", mod, fun, FormatTerm(reply))}
 	}
 	if bad, ok := t[1].(Tuple); ok && len(bad) == 2 && bad[0] == Atom("badrpc") {
 		return nil, &RPCError{Reason: bad[1]}

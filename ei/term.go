@@ -1,6 +1,10 @@
 package ei
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"math/big"
+)
 
 // Term is an Erlang term. It holds one of the types below; decoding never
 // produces anything else, and encoding accepts only these plus the Go
@@ -203,3 +207,48 @@ const MaxDepth = 10000
 // MaxUncompressedSize is the largest uncompressed size a compressed term
 // may declare; Unmarshal rejects larger ones before inflating anything.
 const MaxUncompressedSize = 64 << 20
+
+// plain returns the term a Go convenience that AppendTerm accepts (int,
+// uint64, float32, bool, []byte, ...) encodes as: int64 or *big.Int,
+// float64, Atom, Binary. Other values are returned as they are.
+func plain(t Term) Term {
+	switch v := t.(type) {
+	case int:
+		return int64(v)
+	case int8:
+		return int64(v)
+	case int16:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case uint:
+		return plainUint(uint64(v))
+	case uint8:
+		return int64(v)
+	case uint16:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	case uint64:
+		return plainUint(v)
+	case uintptr:
+		return plainUint(uint64(v))
+	case float32:
+		return float64(v)
+	case bool:
+		if v {
+			return Atom("true")
+		}
+		return Atom("false")
+	case []byte:
+		return Binary(v)
+	}
+	return t
+}
+
+func plainUint(u uint64) Term {
+	if u <= math.MaxInt64 {
+		return int64(u)
+	}
+	return new(big.Int).SetUint64(u)
+}

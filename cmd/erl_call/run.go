@@ -323,7 +323,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if cfg.verbose {
 			fmt.Fprintf(stderr, "erl_call: module = %s, function = %s, args = %s\n", mod, fun, argText)
 		}
-		t, err := parseTerm(argText)
+		t, err := ei.ParseTerm(argText)
 		if err != nil {
 			return fail(255, "Failed to parse arguments,\nsee the documentation for allowed term types.\nArguments: %s\n%v", argText, err)
 		}
@@ -338,10 +338,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
-// printResult writes reply as erl_call does. Like erl_call it prints only
-// the part before anything ei_print_term cannot print, and reports no error.
+// printResult writes reply as erl_call does, with ei_print_term. Like
+// erl_call it prints only the part before anything ei_print_term cannot
+// print, and reports no error.
 func printResult(stdout io.Writer, reply ei.Term) {
-	b, _ := formatTerm(reply)
+	b, _ := ei.AppendPrintTerm(nil, reply)
 	stdout.Write(b)
 }
 
@@ -468,10 +469,16 @@ func moduleName(src []byte) string {
 	}
 	rest = bytes.TrimLeft(rest, " ")
 	n := 0
-	for n < len(rest) && (isAtomChar(rest[n]) && rest[n] != '@') {
+	for n < len(rest) && isModuleChar(rest[n]) {
 		n++
 	}
 	return string(rest[:n])
+}
+
+// isModuleChar reports whether erl_call -m takes c as part of a module
+// name: C's isalnum or '_'.
+func isModuleChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
 }
 
 // ourAlive is the alive name of erl_call's own hidden node: -h, else c17,

@@ -51,7 +51,7 @@ func setTransport(node *ei.Node, protoDist, optFile string) error {
 // [{server, Opts}, {client, Opts}]. As with OTP 26 and later, the peer's
 // certificate is checked unless {verify, verify_none} says otherwise.
 func clientTLS(text string) (*tls.Config, error) {
-	t, err := parseTerm(text)
+	t, err := ei.ParseTerm(text)
 	if err != nil {
 		return nil, err
 	}

@@ -1,99 +1,111 @@
-package main
+package ei
 
 import (
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
-
-	"github.com/goei/goei/ei"
 )
 
 // binPrintSize is how many bytes of a binary ei_print_term shows before
 // eliding the rest with ",...".
 const binPrintSize = 30
 
-// formatTerm prints t as erl_interface's ei_print_term does, which is what
-// erl_call writes: "{a, 1}" with a space after each comma, floats as C's
-// %f, binaries as #Bin<1,2,3>, pids as <node.id.serial>, and strings quoted
-// with C-style escapes. It is not Erlang's ~p: atoms are quoted by a simple
-// rule, and neither atoms nor strings escape quotes or backslashes.
+// AppendPrintTerm appends t as erl_interface's ei_print_term prints it,
+// which is what erl_call writes: "{a, 1}" with a space after each comma,
+// floats as C's %f, binaries as #Bin<1,2,3>, pids as <node.id.serial>,
+// and strings quoted with C-style escapes. It is not Erlang's ~p (see
+// FormatTerm): atoms are quoted by a simple rule, and neither atoms nor
+// strings escape quotes or backslashes.
 //
 // Like ei_print_term, it gives up on what erl_interface cannot decode or
 // print: atoms with characters beyond Latin-1 (other atoms are written in
-// Latin-1), ports with 64-bit IDs, and values that are not an ei.Term.
-// It then returns what it printed up to there and false.
-func formatTerm(t ei.Term) ([]byte, bool) {
-	var failed bool
-	b := appendTerm(nil, t, &failed)
-	return b, !failed
+// Latin-1), ports with 64-bit IDs, and values that are not terms. It then
+// returns what it printed up to there and an error.
+func AppendPrintTerm(b []byte, t Term) ([]byte, error) {
+	p := eiPrinter{}
+	b = p.term(b, plain(t))
+	return b, p.err
 }
 
-// appendTerm appends t as formatTerm prints it. When t cannot be printed it
-// sets *failed, and neither it nor later calls append anything more.
-func appendTerm(b []byte, t ei.Term, failed *bool) []byte {
-	if *failed {
+// eiPrinter prints as ei_print_term. After the first term it cannot print
+// it records err and appends nothing more.
+type eiPrinter struct {
+	err error
+}
+
+func (p *eiPrinter) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("ei: print term: "+format, args...)
+	}
+}
+
+func (p *eiPrinter) term(b []byte, t Term) []byte {
+	if p.err != nil {
 		return b
 	}
-	switch t := t.(type) {
-	case ei.Atom:
+	switch t := plain(t).(type) {
+	case Atom:
 		latin1, ok := toLatin1(string(t))
 		if !ok {
-			*failed = true
+			p.fail("atom %q has characters beyond Latin-1", string(t))
 			return b
 		}
-		return appendAtom(b, latin1)
+		return eiAtom(b, latin1)
 	case int64:
 		return strconv.AppendInt(b, t, 10)
 	case *big.Int:
-		return appendBig(b, t)
+		if t == nil {
+			break
+		}
+		return eiBig(b, t)
 	case float64:
 		return strconv.AppendFloat(b, t, 'f', 6, 64)
-	case ei.String:
+	case String:
 		if t == "" {
 			return append(b, "[]"...)
 		}
-		return appendString(b, string(t))
-	case ei.List:
-		return appendList(b, t, nil, failed)
-	case ei.ImproperList:
-		return appendList(b, t.Elems, t.Tail, failed)
-	case ei.Tuple:
+		return eiString(b, string(t))
+	case List:
+		return p.list(b, t, nil)
+	case ImproperList:
+		return p.list(b, t.Elems, t.Tail)
+	case Tuple:
 		b = append(b, '{')
 		for i, e := range t {
-			if i > 0 && !*failed {
+			if i > 0 && p.err == nil {
 				b = append(b, ", "...)
 			}
-			b = appendTerm(b, e, failed)
+			b = p.term(b, e)
 		}
-		return closing(b, '}', failed)
-	case ei.Map:
+		return p.closing(b, '}')
+	case Map:
 		b = append(b, "#{"...)
-		for i, p := range t {
-			if i > 0 && !*failed {
+		for i, kv := range t {
+			if i > 0 && p.err == nil {
 				b = append(b, ", "...)
 			}
-			b = appendTerm(b, p.Key, failed)
-			if !*failed {
+			b = p.term(b, kv.Key)
+			if p.err == nil {
 				b = append(b, " => "...)
 			}
-			b = appendTerm(b, p.Value, failed)
+			b = p.term(b, kv.Value)
 		}
-		return closing(b, '}', failed)
-	case ei.Binary:
-		return appendBytes(b, "#Bin<", t, len(t) > binPrintSize, 0, 0)
-	case ei.BitBinary:
-		return appendBits(b, t)
-	case ei.Pid:
+		return p.closing(b, '}')
+	case Binary:
+		return eiBytes(b, "#Bin<", t, len(t) > binPrintSize, 0, 0)
+	case BitBinary:
+		return eiBits(b, t)
+	case Pid:
 		// ei prints the numbers with %d.
 		return fmt.Appendf(b, "<%s.%d.%d>", t.Node, int32(t.ID), int32(t.Serial))
-	case ei.Port:
+	case Port:
 		if t.ID > 0xffffffff {
-			*failed = true // V4_PORT_EXT, which ei_print_term does not know
+			p.fail("port %v has a 64-bit ID (V4_PORT_EXT)", t)
 			return b
 		}
 		return fmt.Appendf(b, "#Port<%d.%d>", int32(t.ID), int32(t.Creation))
-	case ei.Ref:
+	case Ref:
 		b = append(b, "#Ref<"...)
 		for i, n := range t.ID {
 			if i > 0 {
@@ -102,22 +114,39 @@ func appendTerm(b []byte, t ei.Term, failed *bool) []byte {
 			b = strconv.AppendInt(b, int64(int32(n)), 10)
 		}
 		return append(b, '>')
-	case ei.Export:
+	case Export:
 		return fmt.Appendf(b, "fun %s:%s/%d", t.Module, t.Function, t.Arity)
-	case ei.Fun:
+	case Fun:
 		return fmt.Appendf(b, "#Fun{%s.%d.%d}", t.Module, t.Index, t.OldUniq)
-	default:
-		*failed = true
-		return b
 	}
+	p.fail("%#v is not a term", t)
+	return b
 }
 
 // closing appends c unless printing failed.
-func closing(b []byte, c byte, failed *bool) []byte {
-	if *failed {
+func (p *eiPrinter) closing(b []byte, c byte) []byte {
+	if p.err != nil {
 		return b
 	}
 	return append(b, c)
+}
+
+// list prints [E1, E2] or, with a non-nil tail, [E1, E2 | Tail].
+func (p *eiPrinter) list(b []byte, elems []Term, tail Term) []byte {
+	b = append(b, '[')
+	for i, e := range elems {
+		if i > 0 && p.err == nil {
+			b = append(b, ", "...)
+		}
+		b = p.term(b, e)
+	}
+	if tail != nil {
+		if p.err == nil {
+			b = append(b, " | "...)
+		}
+		b = p.term(b, tail)
+	}
+	return p.closing(b, ']')
 }
 
 // toLatin1 converts UTF-8 to Latin-1, as ei_decode_atom does; it fails for
@@ -140,10 +169,10 @@ func toLatin1(s string) (string, bool) {
 	return string(b), true
 }
 
-// appendAtom quotes an atom unless it starts with a lower-case ASCII letter
+// eiAtom quotes an atom unless it starts with a lower-case ASCII letter
 // and has only ASCII letters, digits, '_' and '@'. Quotes and backslashes
 // inside are not escaped, as in ei_print_term.
-func appendAtom(b []byte, a string) []byte {
+func eiAtom(b []byte, a string) []byte {
 	quote := a == "" || !isLower(a[0])
 	for i := 0; !quote && i < len(a); i++ {
 		quote = !isAtomChar(a[i])
@@ -164,11 +193,11 @@ func isAtomChar(c byte) bool {
 	return isLower(c) || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '@'
 }
 
-// appendString prints the bytes of a STRING_EXT between double quotes.
+// eiString prints the bytes of a STRING_EXT between double quotes.
 // Bytes from ' ' up print as they are (quotes and backslashes included);
 // control characters print as C escapes or \xN; bytes from 128 up, which
 // are negative chars in C, print as \xffffffNN.
-func appendString(b []byte, s string) []byte {
+func eiString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -195,28 +224,10 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendList prints [E1, E2] or, with a non-nil tail, [E1, E2 | Tail].
-func appendList(b []byte, elems []ei.Term, tail ei.Term, failed *bool) []byte {
-	b = append(b, '[')
-	for i, e := range elems {
-		if i > 0 && !*failed {
-			b = append(b, ", "...)
-		}
-		b = appendTerm(b, e, failed)
-	}
-	if tail != nil {
-		if !*failed {
-			b = append(b, " | "...)
-		}
-		b = appendTerm(b, tail, failed)
-	}
-	return closing(b, ']', failed)
-}
-
-// appendBytes prints prefix, the first binPrintSize bytes of data at most,
+// eiBytes prints prefix, the first binPrintSize bytes of data at most,
 // ",..." when trunc is set, and otherwise the lastBits (1..7) leading bits
 // of last as "V:Bits".
-func appendBytes(b []byte, prefix string, data []byte, trunc bool, last byte, lastBits int) []byte {
+func eiBytes(b []byte, prefix string, data []byte, trunc bool, last byte, lastBits int) []byte {
 	b = append(b, prefix...)
 	if len(data) > binPrintSize {
 		data = data[:binPrintSize]
@@ -239,26 +250,26 @@ func appendBytes(b []byte, prefix string, data []byte, trunc bool, last byte, la
 	return append(b, '>')
 }
 
-// appendBits prints a bitstring as #Bits<1,2:5>: whole bytes, then the
+// eiBits prints a bitstring as #Bits<1,2:5>: whole bytes, then the
 // value and size of the trailing bits.
-func appendBits(b []byte, t ei.BitBinary) []byte {
+func eiBits(b []byte, t BitBinary) []byte {
 	if len(t.Data) == 0 {
 		return append(b, "#Bits<>"...)
 	}
 	bits := (len(t.Data)-1)*8 + int(t.Bits)
 	if (bits+7)/8 > binPrintSize {
-		return appendBytes(b, "#Bits<", t.Data, true, 0, 0)
+		return eiBytes(b, "#Bits<", t.Data, true, 0, 0)
 	}
 	whole := t.Data[:bits/8]
 	if bits%8 == 0 {
-		return appendBytes(b, "#Bits<", whole, false, 0, 0)
+		return eiBytes(b, "#Bits<", whole, false, 0, 0)
 	}
-	return appendBytes(b, "#Bits<", whole, false, t.Data[len(whole)], bits%8)
+	return eiBytes(b, "#Bits<", whole, false, t.Data[len(whole)], bits%8)
 }
 
-// appendBig prints an integer that does not fit int64 as ei does: in
+// eiBig prints an integer that does not fit int64 as ei does: in
 // decimal when its magnitude fits 64 bits, else in base 16 as 16#HEX.
-func appendBig(b []byte, x *big.Int) []byte {
+func eiBig(b []byte, x *big.Int) []byte {
 	if x.Sign() < 0 {
 		b = append(b, '-')
 	}

@@ -1,4 +1,4 @@
-package main
+package ei
 
 import (
 	"fmt"
@@ -6,35 +6,37 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/goei/goei/ei"
 )
 
 // maxParseDepth bounds the nesting of parsed terms, so hostile input cannot
 // exhaust the stack.
 const maxParseDepth = 1000
 
-// parseError reports where a term failed to parse.
-type parseError struct {
+// SyntaxError reports text that ParseTerm cannot read as a term.
+type SyntaxError struct {
 	Offset int    // byte offset into the input
 	Msg    string // what was expected or found
 }
 
-func (e *parseError) Error() string {
-	return fmt.Sprintf("syntax error at offset %d: %s", e.Offset, e.Msg)
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("ei: syntax error at offset %d: %s", e.Offset, e.Msg)
 }
 
-// parseTerm parses one Erlang term written in Erlang syntax, such as the
-// argument list of erl_call -a: atoms (plain or quoted), integers (with
-// base#digits, $c and _ separators, of any size), floats, strings, binaries
-// of integers and strings (<<1,"ab",2>>, optionally "ab"/utf8), tuples,
-// proper and improper lists, and maps. An optional final '.' is allowed.
+// ParseTerm reads one term written in Erlang syntax, as
+// erl_parse:parse_term does for the data types: atoms (plain or quoted),
+// integers (with Base#Digits, $c and _ separators, of any size), floats,
+// strings, binaries and bitstrings of integer and string segments
+// (<<1,"ab",2:3>>, <<"é"/utf8>>), tuples, proper and improper lists,
+// maps, and external funs (fun m:f/1). White space and % comments are
+// skipped, and a final '.' is allowed. It reads what FormatTerm and
+// AppendFormat write, except pids, ports, references and local funs,
+// which have no syntax.
 //
-// Strings are read as UTF-8 and become ei.String when every character is
-// below 256, else an ei.List of code points, as in Erlang source. This is
-// more than erl_call's ei_format accepts (no binaries, maps, escapes or
-// exponents there), and where both accept the input they agree.
-func parseTerm(s string) (ei.Term, error) {
+// Strings are read as UTF-8 and become a String when every character is
+// below 256, else a List of code points, as in Erlang source. Integers
+// become int64, or *big.Int when they do not fit. Errors are
+// *SyntaxError. Nesting is limited to 1000 levels.
+func ParseTerm(s string) (Term, error) {
 	p := &parser{s: s}
 	t, err := p.term(0)
 	if err != nil {
@@ -57,7 +59,7 @@ type parser struct {
 }
 
 func (p *parser) errorf(format string, args ...any) error {
-	return &parseError{Offset: p.i, Msg: fmt.Sprintf(format, args...)}
+	return &SyntaxError{Offset: p.i, Msg: fmt.Sprintf(format, args...)}
 }
 
 // rest returns a short excerpt of the input from the current position.
@@ -105,7 +107,7 @@ func (p *parser) expect(tok string) error {
 	return nil
 }
 
-func (p *parser) term(depth int) (ei.Term, error) {
+func (p *parser) term(depth int) (Term, error) {
 	if depth > maxParseDepth {
 		return nil, p.errorf("terms nested deeper than %d", maxParseDepth)
 	}
@@ -120,7 +122,7 @@ func (p *parser) term(depth int) (ei.Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ei.Tuple(elems), nil
+		return Tuple(elems), nil
 	case c == '[':
 		return p.list(depth)
 	case c == '#':
@@ -137,18 +139,19 @@ func (p *parser) term(depth int) (ei.Term, error) {
 		if utf8.RuneCountInString(s) > 255 {
 			return nil, p.errorf("atom longer than 255 characters")
 		}
-		return ei.Atom(s), nil
+		return Atom(s), nil
 	case c == '-' || c == '+' || c == '$' || isDigit(c):
 		return p.number()
-	case isLower(c):
+	case isNameStart(p.s[p.i:]):
 		start := p.i
-		for p.i < len(p.s) && isAtomChar(p.s[p.i]) {
-			p.i++
+		name := p.name()
+		if name == "fun" {
+			return p.export(start)
 		}
-		if p.i-start > 255 {
-			return nil, &parseError{Offset: start, Msg: "atom longer than 255 characters"}
+		if utf8.RuneCountInString(name) > 255 {
+			return nil, &SyntaxError{Offset: start, Msg: "atom longer than 255 characters"}
 		}
-		return ei.Atom(p.s[start:p.i]), nil
+		return Atom(name), nil
 	case c == '_' || 'A' <= c && c <= 'Z':
 		return nil, p.errorf("variables are not terms: %q", p.rest())
 	default:
@@ -156,11 +159,68 @@ func (p *parser) term(depth int) (ei.Term, error) {
 	}
 }
 
+// isNameStart reports whether s starts with a lower-case Latin-1 letter,
+// which starts an unquoted atom.
+func isNameStart(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r >= 'a' && r <= 'z' || r >= 0xdf && r <= 0xff && r != 0xf7
+}
+
+// name reads the characters of an unquoted atom: Latin-1 letters, digits,
+// _ and @.
+func (p *parser) name() string {
+	start := p.i
+	for p.i < len(p.s) {
+		r, size := utf8.DecodeRuneInString(p.s[p.i:])
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '@' ||
+			r >= 0xc0 && r <= 0xff && r != 0xd7 && r != 0xf7) {
+			break
+		}
+		p.i += size
+	}
+	return p.s[start:p.i]
+}
+
+// export parses the rest of fun Module:Function/Arity.
+func (p *parser) export(start int) (Term, error) {
+	var atoms [2]Atom
+	for i := range atoms {
+		if i > 0 {
+			if err := p.expect(":"); err != nil {
+				return nil, err
+			}
+		}
+		p.space()
+		t, err := p.term(maxParseDepth)
+		if err != nil {
+			return nil, err
+		}
+		a, ok := t.(Atom)
+		if !ok {
+			return nil, &SyntaxError{Offset: start, Msg: "fun Module:Function/Arity needs atoms"}
+		}
+		atoms[i] = a
+	}
+	if err := p.expect("/"); err != nil {
+		return nil, err
+	}
+	p.space()
+	n, err := p.number()
+	if err != nil {
+		return nil, err
+	}
+	arity, ok := n.(int64)
+	if !ok || arity < 0 || arity > 255 {
+		return nil, &SyntaxError{Offset: start, Msg: "fun arity must be an integer from 0 to 255"}
+	}
+	return Export{Module: atoms[0], Function: atoms[1], Arity: uint8(arity)}, nil
+}
+
 // sequence parses comma-separated terms up to the closing token end. With
 // tail, the terms may end in "| Tail" before end, and sequence returns
 // Tail (nil without one).
-func (p *parser) sequence(depth int, end string, tail bool) ([]ei.Term, ei.Term, error) {
-	var elems []ei.Term
+func (p *parser) sequence(depth int, end string, tail bool) ([]Term, Term, error) {
+	var elems []Term
 	p.space()
 	if strings.HasPrefix(p.s[p.i:], end) {
 		p.i += len(end)
@@ -189,7 +249,7 @@ func (p *parser) sequence(depth int, end string, tail bool) ([]ei.Term, ei.Term,
 	}
 }
 
-func (p *parser) list(depth int) (ei.Term, error) {
+func (p *parser) list(depth int) (Term, error) {
 	p.i++ // '['
 	elems, tail, err := p.sequence(depth, "]", true)
 	switch {
@@ -198,33 +258,33 @@ func (p *parser) list(depth int) (ei.Term, error) {
 	case tail != nil:
 		return consTail(elems, tail), nil
 	case elems == nil:
-		return ei.List{}, nil
+		return List{}, nil
 	}
-	return ei.List(elems), nil
+	return List(elems), nil
 }
 
 // consTail builds [Elems | Tail], flattening a list tail as the decoder
 // does, so that [1 | [2]] is the proper list [1, 2].
-func consTail(elems []ei.Term, tail ei.Term) ei.Term {
+func consTail(elems []Term, tail Term) Term {
 	switch t := tail.(type) {
-	case ei.List:
-		return append(ei.List(elems), t...)
-	case ei.String:
+	case List:
+		return append(List(elems), t...)
+	case String:
 		for i := 0; i < len(t); i++ {
 			elems = append(elems, int64(t[i]))
 		}
-		return ei.List(elems)
-	case ei.ImproperList:
-		return ei.ImproperList{Elems: append(elems, t.Elems...), Tail: t.Tail}
+		return List(elems)
+	case ImproperList:
+		return ImproperList{Elems: append(elems, t.Elems...), Tail: t.Tail}
 	}
-	return ei.ImproperList{Elems: elems, Tail: tail}
+	return ImproperList{Elems: elems, Tail: tail}
 }
 
-func (p *parser) erlMap(depth int) (ei.Term, error) {
+func (p *parser) erlMap(depth int) (Term, error) {
 	if err := p.expect("#{"); err != nil {
 		return nil, err
 	}
-	m := ei.Map{}
+	m := Map{}
 	p.space()
 	if p.peek() == '}' {
 		p.i++
@@ -242,7 +302,7 @@ func (p *parser) erlMap(depth int) (ei.Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		m = append(m, ei.Pair{Key: k, Value: v})
+		m = append(m, Pair{Key: k, Value: v})
 		p.space()
 		if p.peek() == ',' {
 			p.i++
@@ -252,17 +312,20 @@ func (p *parser) erlMap(depth int) (ei.Term, error) {
 	}
 }
 
-// binary parses <<Seg, ...>> where each segment is an integer (kept modulo
-// 256, as Erlang does) or a string, optionally followed by /utf8.
-func (p *parser) binary() (ei.Term, error) {
+// binary parses <<Seg, ...>> where each segment is a string (optionally
+// followed by /utf8) or an integer with an optional size in bits,
+// Value:Size (8 by default, at most 64). Integers are cut to their size,
+// as in Erlang. The result is a Binary, or a BitBinary when the bits do
+// not fill whole bytes.
+func (p *parser) binary() (Term, error) {
 	if err := p.expect("<<"); err != nil {
 		return nil, err
 	}
-	b := ei.Binary{}
+	var w bitWriter
 	p.space()
 	if strings.HasPrefix(p.s[p.i:], ">>") {
 		p.i += 2
-		return b, nil
+		return Binary{}, nil
 	}
 	for {
 		p.space()
@@ -276,42 +339,87 @@ func (p *parser) binary() (ei.Term, error) {
 			p.space()
 			if strings.HasPrefix(p.s[p.i:], "/utf8") {
 				p.i += len("/utf8")
-				b = append(b, s...)
+				for i := 0; i < len(s); i++ {
+					w.write(uint64(s[i]), 8)
+				}
 				break
 			}
 			for _, r := range s {
-				b = append(b, byte(r))
+				w.write(uint64(r), 8)
 			}
 		case c == '-' || c == '+' || c == '$' || isDigit(c):
 			n, err := p.number()
 			if err != nil {
 				return nil, err
 			}
+			var v uint64
 			switch n := n.(type) {
 			case int64:
-				b = append(b, byte(n))
+				v = uint64(n)
 			case *big.Int:
-				b = append(b, byte(new(big.Int).And(n, big.NewInt(255)).Int64()))
+				v = new(big.Int).And(n, new(big.Int).SetUint64(1<<64-1)).Uint64()
 			default:
-				return nil, &parseError{Offset: start, Msg: "binary segments must be integers or strings"}
+				return nil, &SyntaxError{Offset: start, Msg: "binary segments must be integers or strings"}
 			}
+			size := 8
+			p.space()
+			if p.peek() == ':' {
+				p.i++
+				p.space()
+				sizeStart := p.i
+				digits := p.digits(isDigit)
+				size, err = strconv.Atoi(digits)
+				if err != nil || size < 1 || size > 64 {
+					return nil, &SyntaxError{Offset: sizeStart, Msg: "binary segment sizes must be integers from 1 to 64"}
+				}
+			}
+			w.write(v, size)
 		default:
 			return nil, p.errorf("binary segments must be integers or strings, found %q", p.rest())
 		}
 		p.space()
 		if p.peek() == ':' || p.peek() == '/' {
-			return nil, p.errorf("binary segment sizes and types are not supported")
+			return nil, p.errorf("binary segment sizes and types other than Int:Size and \"...\"/utf8 are not supported")
 		}
 		if p.peek() == ',' {
 			p.i++
 			continue
 		}
-		return b, p.expect(">>")
+		if err := p.expect(">>"); err != nil {
+			return nil, err
+		}
+		return w.term(), nil
 	}
 }
 
+// bitWriter collects the bits of a bitstring, most significant first.
+type bitWriter struct {
+	data []byte
+	bits int // bits used in the last byte of data, 0 means 8
+}
+
+// write appends the size low bits of v.
+func (w *bitWriter) write(v uint64, size int) {
+	for i := size - 1; i >= 0; i-- {
+		if w.bits == 0 {
+			w.data = append(w.data, 0)
+		}
+		if v>>i&1 != 0 {
+			w.data[len(w.data)-1] |= 0x80 >> w.bits
+		}
+		w.bits = (w.bits + 1) % 8
+	}
+}
+
+func (w *bitWriter) term() Term {
+	if w.bits == 0 {
+		return append(Binary{}, w.data...)
+	}
+	return BitBinary{Data: w.data, Bits: uint8(w.bits)}
+}
+
 // strings parses one string literal or several adjacent ones.
-func (p *parser) strings() (ei.Term, error) {
+func (p *parser) strings() (Term, error) {
 	var sb strings.Builder
 	for {
 		s, err := p.quoted('"')
@@ -328,12 +436,12 @@ func (p *parser) strings() (ei.Term, error) {
 }
 
 // stringTerm turns the UTF-8 text of a string literal into the list of its
-// characters: an ei.String when all are below 256, else an ei.List.
-func stringTerm(s string) ei.Term {
+// characters: an String when all are below 256, else an List.
+func stringTerm(s string) Term {
 	latin1 := make([]byte, 0, len(s))
 	for _, r := range s {
 		if r > 255 {
-			l := ei.List{}
+			l := List{}
 			for _, r := range s {
 				l = append(l, int64(r))
 			}
@@ -342,9 +450,9 @@ func stringTerm(s string) ei.Term {
 		latin1 = append(latin1, byte(r))
 	}
 	if len(latin1) == 0 {
-		return ei.List{}
+		return List{}
 	}
-	return ei.String(latin1)
+	return String(latin1)
 }
 
 // quoted parses text between quote characters with Erlang's escapes and
@@ -355,7 +463,7 @@ func (p *parser) quoted(q byte) (string, error) {
 	var sb strings.Builder
 	for {
 		if p.i >= len(p.s) {
-			return "", &parseError{Offset: start, Msg: fmt.Sprintf("unterminated %c", q)}
+			return "", &SyntaxError{Offset: start, Msg: fmt.Sprintf("unterminated %c", q)}
 		}
 		c := p.s[p.i]
 		switch {
@@ -385,7 +493,7 @@ func (p *parser) escape() (rune, error) {
 	start := p.i
 	p.i++ // backslash
 	if p.i >= len(p.s) {
-		return 0, &parseError{Offset: start, Msg: "unterminated escape"}
+		return 0, &SyntaxError{Offset: start, Msg: "unterminated escape"}
 	}
 	c := p.s[p.i]
 	p.i++
@@ -410,7 +518,7 @@ func (p *parser) escape() (rune, error) {
 		return '\v', nil
 	case '^':
 		if p.i >= len(p.s) {
-			return 0, &parseError{Offset: start, Msg: "unterminated escape"}
+			return 0, &SyntaxError{Offset: start, Msg: "unterminated escape"}
 		}
 		ctl := p.s[p.i]
 		p.i++
@@ -420,7 +528,7 @@ func (p *parser) escape() (rune, error) {
 		if p.peek() == '{' {
 			end := strings.IndexByte(p.s[p.i:], '}')
 			if end < 0 {
-				return 0, &parseError{Offset: start, Msg: `unterminated \x{`}
+				return 0, &SyntaxError{Offset: start, Msg: `unterminated \x{`}
 			}
 			digits = p.s[p.i+1 : p.i+end]
 			p.i += end + 1
@@ -434,7 +542,7 @@ func (p *parser) escape() (rune, error) {
 		}
 		n, err := strconv.ParseUint(digits, 16, 32)
 		if err != nil || n > utf8.MaxRune {
-			return 0, &parseError{Offset: start, Msg: fmt.Sprintf(`bad escape \x%s`, digits)}
+			return 0, &SyntaxError{Offset: start, Msg: fmt.Sprintf(`bad escape \x%s`, digits)}
 		}
 		return rune(n), nil
 	}
@@ -457,7 +565,7 @@ func isHex(c byte) bool {
 
 // number parses an integer or a float, with an optional sign: 12, -3,
 // 1_000, 16#ff, $a, 2.5, 1.0e-3.
-func (p *parser) number() (ei.Term, error) {
+func (p *parser) number() (Term, error) {
 	start := p.i
 	neg := false
 	if c := p.peek(); c == '-' || c == '+' {
@@ -468,7 +576,7 @@ func (p *parser) number() (ei.Term, error) {
 	if p.peek() == '$' {
 		p.i++
 		if p.i >= len(p.s) {
-			return nil, &parseError{Offset: start, Msg: "missing character after $"}
+			return nil, &SyntaxError{Offset: start, Msg: "missing character after $"}
 		}
 		var r rune
 		if p.s[p.i] == '\\' {
@@ -488,7 +596,7 @@ func (p *parser) number() (ei.Term, error) {
 	}
 	digits := p.digits(isDigit)
 	if digits == "" {
-		return nil, &parseError{Offset: start, Msg: fmt.Sprintf("bad number %q", p.s[start:p.i])}
+		return nil, &SyntaxError{Offset: start, Msg: fmt.Sprintf("bad number %q", p.s[start:p.i])}
 	}
 	sign := ""
 	if neg {
@@ -498,7 +606,7 @@ func (p *parser) number() (ei.Term, error) {
 	case p.peek() == '#':
 		base, err := strconv.Atoi(digits)
 		if err != nil || base < 2 || base > 36 {
-			return nil, &parseError{Offset: start, Msg: fmt.Sprintf("bad base %s", digits)}
+			return nil, &SyntaxError{Offset: start, Msg: fmt.Sprintf("bad base %s", digits)}
 		}
 		p.i++
 		ds := p.digits(func(c byte) bool { return digitValue(c) < base })
@@ -520,7 +628,7 @@ func (p *parser) number() (ei.Term, error) {
 		}
 		f, err := strconv.ParseFloat(text, 64)
 		if err != nil {
-			return nil, &parseError{Offset: start, Msg: fmt.Sprintf("bad float %s", text)}
+			return nil, &SyntaxError{Offset: start, Msg: fmt.Sprintf("bad float %s", text)}
 		}
 		return f, nil
 	}
@@ -559,13 +667,13 @@ func digitValue(c byte) int {
 }
 
 // intTerm converts digits to int64, or to *big.Int when they do not fit.
-func intTerm(s string, base, offset int) (ei.Term, error) {
+func intTerm(s string, base, offset int) (Term, error) {
 	if n, err := strconv.ParseInt(s, base, 64); err == nil {
 		return n, nil
 	}
 	n, ok := new(big.Int).SetString(s, base)
 	if !ok {
-		return nil, &parseError{Offset: offset, Msg: fmt.Sprintf("bad integer %q", s)}
+		return nil, &SyntaxError{Offset: offset, Msg: fmt.Sprintf("bad integer %q", s)}
 	}
 	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -196,7 +197,7 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 	case nil:
 		return b, errors.New("ei: cannot encode nil")
 	case string:
-		return b, errors.New("ei: cannot encode a Go string; use Atom, String or Binary")
+		return b, goStringError(v)
 	default:
 		return b, fmt.Errorf("ei: cannot encode %T", t)
 	}
@@ -240,6 +241,18 @@ func checkAtom(s string) error {
 		return fmt.Errorf("ei: atom %q... has more than 255 characters", truncate(s))
 	}
 	return nil
+}
+
+// goStringError explains why a Go string is not a term: Erlang has three
+// things it could be, and the caller must say which.
+func goStringError(s string) error {
+	q := strconv.Quote(truncate(s))
+	if len(s) > 32 {
+		q += "..."
+	}
+	return fmt.Errorf("ei: cannot encode Go string %s: say which Erlang term it is: "+
+		"ei.Atom for an atom, ei.Binary for a binary (<<\"...\">>, the usual string in Elixir and in modern Erlang APIs), "+
+		"or ei.String for a list of bytes (\"...\" in Erlang source, as io_lib and file names use)", q)
 }
 
 func truncate(s string) string {

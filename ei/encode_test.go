@@ -474,3 +474,21 @@ func TestMarshalCompressed(t *testing.T) {
 		t.Errorf("MarshalCompressed(ok) = %x, %v, want %x", b, err, want)
 	}
 }
+
+func TestGoStringError(t *testing.T) {
+	for _, term := range []Term{"hello", Tuple{Atom("ok"), "hello"}, Map{{Atom("k"), "hello"}}} {
+		_, err := Marshal(term)
+		if err == nil {
+			t.Fatalf("Marshal(%#v) succeeded, want an error", term)
+		}
+		for _, want := range []string{`Go string "hello"`, "ei.Atom for an atom", "ei.Binary for a binary", "ei.String for a list of bytes"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Marshal(%#v) error %q does not say %q", term, err, want)
+			}
+		}
+	}
+	_, err := Marshal(strings.Repeat("x", 100))
+	if err == nil || !strings.Contains(err.Error(), `"`+strings.Repeat("x", 32)+`"...`) || strings.Contains(err.Error(), strings.Repeat("x", 33)) {
+		t.Errorf("Marshal(long Go string) error %q, want the string cut to 32 bytes", err)
+	}
+}

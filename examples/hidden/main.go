@@ -13,8 +13,8 @@
 //	$ go run ./examples/hidden -peer n1 -cookie secret -to inbox
 //	n1@myhost listens on port 37313 (normal node, distribution versions 5-6)
 //	rpc erlang:system_info(otp_release) = "25"
-//	sent {<gohidden@myhost.2.0>, hello} to inbox
-//	received {hello, n1@myhost}
+//	sent {<gohidden@myhost.2.0>,hello} to inbox
+//	received {hello,n1@myhost}
 //
 // Without -to it stops after the rpc. Being hidden, it does not show in
 // the peer's nodes(), only in nodes(hidden).
@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rpc erlang:system_info(otp_release) = %s\n", show(release))
+	fmt.Fprintf(stdout, "rpc erlang:system_info(otp_release) = %s\n", ei.FormatTerm(release))
 
 	if *to == "" {
 		return nil
@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := conn.RegSend(ctx, self, ei.Atom(*to), msg); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sent %s to %s\n", show(msg), *to)
+	fmt.Fprintf(stdout, "sent %v to %s\n", msg, *to) // a Tuple prints in Erlang syntax
 	for {
 		m, err := conn.Receive(ctx)
 		if err != nil {
@@ -129,27 +129,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		// m.To covers Send and SendSender, which OTP 25 uses.
 		if m.To() == self {
-			fmt.Fprintf(stdout, "received %s\n", show(m.Payload))
+			fmt.Fprintf(stdout, "received %s\n", ei.FormatTerm(m.Payload))
 			return nil
 		}
 	}
-}
-
-// show writes a term roughly as Erlang would.
-func show(t ei.Term) string {
-	switch t := t.(type) {
-	case ei.Atom:
-		return string(t)
-	case ei.String:
-		return strconv.Quote(string(t))
-	case ei.Pid:
-		return fmt.Sprintf("<%s.%d.%d>", t.Node, t.ID, t.Serial)
-	case ei.Tuple:
-		parts := make([]string, len(t))
-		for i, e := range t {
-			parts[i] = show(e)
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	}
-	return fmt.Sprint(t)
 }

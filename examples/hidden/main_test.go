@@ -41,8 +41,8 @@ func TestHiddenWithErl(t *testing.T) {
 	host := erltest.Host(t)
 	want := node.Name + " listens on port " + strconv.Itoa(port) + " (normal node, distribution versions 5-6)\n" +
 		"rpc erlang:system_info(otp_release) = \"" + release + "\"\n" +
-		"sent {<" + name + "@" + host + ".1.0>, hello} to inbox\n" +
-		"received {hello, " + node.Name + "}\n"
+		"sent {<" + name + "@" + host + ".1.0>,hello} to inbox\n" +
+		"received {hello," + node.Name + "}\n"
 	if got := stdout.String(); !sameIgnoringPidID(got, want) {
 		t.Errorf("run printed:\n%s\nwant:\n%s", got, want)
 	}

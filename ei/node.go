@@ -106,6 +106,15 @@ type Node struct {
 	// means no logging.
 	Logger *slog.Logger
 
+	// AcceptAnyPeerName makes Connect, ConnectAddr and ClientConn accept a
+	// peer that announces a name other than the one asked for, as
+	// erl_interface's ei_connect does: a node reached as n1@localhost
+	// that calls itself n1@myhost, say. Conn.Peer then returns the name
+	// the peer announced. By default such a handshake fails with a
+	// *ProtocolError, since the connection may lead to another node than
+	// the one meant.
+	AcceptAnyPeerName bool
+
 	// Trace, if set, receives one line per handshake message and per
 	// distribution frame sent or received, for interop debugging. Writes
 	// to it are serialized per connection, not across connections.
@@ -343,6 +352,9 @@ func (n *Node) clientConnTo(ctx context.Context, nc net.Conn, peer, tlsHost stri
 	if err != nil {
 		nc.Close()
 		return nil, err
+	}
+	if n.AcceptAnyPeerName {
+		peer = "" // take the name the peer announces
 	}
 	h, stop := n.newHandshake(ctx, hc, peer, lenSize)
 	named := n.nameForClient(h)

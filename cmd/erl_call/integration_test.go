@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/goei/goei/internal/erltest"
@@ -20,25 +22,53 @@ func otpErlCall(t *testing.T) string {
 	if err != nil {
 		t.Skipf("erl: %v", err)
 	}
-	// erl is ROOT/bin/erl; erl_call is ROOT/erts-VSN/bin/erl_call.
-	found, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(erl)), "erts-*", "bin", "erl_call"))
-	if len(found) == 0 {
-		t.Skip("OTP's erl_call not found next to erl")
+	// erl is ROOT/bin/erl; erl_call is ROOT/lib/erl_interface-VSN/bin/erl_call,
+	// and in some releases ROOT/erts-VSN/bin/erl_call.
+	root := filepath.Dir(filepath.Dir(erl))
+	for _, pattern := range []string{"lib/erl_interface-*/bin/erl_call", "erts-*/bin/erl_call"} {
+		if found, _ := filepath.Glob(filepath.Join(root, pattern)); len(found) > 0 {
+			return found[len(found)-1]
+		}
 	}
-	return found[len(found)-1]
+	t.Skip("OTP's erl_call not found next to erl")
+	return ""
+}
+
+// runAsMain makes the test binary run main instead of the tests, so that
+// tests can run our erl_call as a program, exit status and signals
+// included.
+const runAsMain = "GOEI_TEST_RUN_ERL_CALL"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsMain) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// ourErlCall returns the program that runs our erl_call: the test binary.
+func ourErlCall(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
 }
 
 // result is what one erl_call run printed and how it ended.
 type result struct {
 	stdout string
-	code   int
+	code   int            // exit status, -1 when killed by a signal
+	signal syscall.Signal // the signal that killed it, or 0
 }
 
-// runOurs runs our erl_call.
+// runOurs runs our erl_call in this process.
 func runOurs(t *testing.T, stdin string, args ...string) (result, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	err := run(context.Background(), append([]string{"erl_call"}, args...), strings.NewReader(stdin), &stdout, &stderr)
 	code := 0
 	var ec exitCode
 	switch {
@@ -47,26 +77,58 @@ func runOurs(t *testing.T, stdin string, args ...string) (result, string) {
 	case err != nil:
 		t.Fatalf("run(%q) = %v, want nil or an exitCode", args, err)
 	}
-	return result{stdout.String(), code}, stderr.String()
+	return result{stdout: stdout.String(), code: code}, stderr.String()
 }
 
-// runOTP runs OTP's erl_call with the environment the test set.
-func runOTP(t *testing.T, bin, stdin string, args ...string) result {
+// runOursErr runs our erl_call in this process and returns run's error.
+func runOursErr(t *testing.T, stdin string, args ...string) (error, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"erl_call"}, args...), strings.NewReader(stdin), &stdout, &stderr)
+	return err, stderr.String()
+}
+
+// runProgram runs bin, OTP's erl_call or ours, as "erl_call" (its argv[0],
+// which the usage text shows), with the environment the test set.
+func runProgram(t *testing.T, bin, stdin string, args ...string) (result, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Args[0] = "erl_call"
+	cmd.Env = append(os.Environ(), runAsMain+"=1")
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var xerr *exec.ExitError
-	code := 0
+	res := result{stdout: stdout.String()}
 	switch {
 	case errors.As(err, &xerr):
-		code = xerr.ExitCode()
+		res.code = xerr.ExitCode()
+		if ws, ok := xerr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.signal = ws.Signal()
+		}
 	case err != nil:
 		t.Fatalf("%s %q: %v", bin, args, err)
 	}
-	return result{stdout.String(), code}
+	return res, stderr.String()
+}
+
+// compareRuns runs OTP's erl_call with otpArgs and ours with ourArgs and
+// checks that they print the same on stdout, end the same way, and print
+// the same first line on stderr.
+func compareRuns(t *testing.T, otp, stdin string, otpArgs, ourArgs []string) {
+	t.Helper()
+	want, wantErr := runProgram(t, otp, stdin, otpArgs...)
+	got, gotErr := runProgram(t, ourErlCall(t), stdin, ourArgs...)
+	if got != want {
+		t.Errorf("erl_call %q = %q (exit %d, signal %d), want %q (exit %d, signal %d) as OTP's erl_call; stderr %q",
+			ourArgs, got.stdout, got.code, got.signal, want.stdout, want.code, want.signal, gotErr)
+	}
+	gotLine, _, _ := strings.Cut(gotErr, "\n")
+	wantLine, _, _ := strings.Cut(wantErr, "\n")
+	if gotLine != wantLine {
+		t.Errorf("erl_call %q printed %q first on stderr, want %q as OTP's erl_call; all of it:\n%s", ourArgs, gotLine, wantLine, gotErr)
+	}
 }
 
 // erlCallEnv starts an epmd and a node with cookie "c", points
@@ -141,12 +203,8 @@ func TestCompareWithOTPErlCall(t *testing.T) {
 	)
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
-			want := runOTP(t, otp, c.stdin, append([]string{"-sname", node.SName, "-c", "c", "-h", "otp_call"}, c.args...)...)
-			got, stderr := runOurs(t, c.stdin, append([]string{"-sname", node.SName, "-c", "c", "-h", "go_call"}, c.args...)...)
-			if got != want {
-				t.Errorf("erl_call %q = %q (exit %d), want %q (exit %d) as OTP's erl_call; stderr %q",
-					c.args, got.stdout, got.code, want.stdout, want.code, stderr)
-			}
+			compareRuns(t, otp, c.stdin, append([]string{"-sname", node.SName, "-c", "c", "-h", "otp_call"}, c.args...),
+				append([]string{"-sname", node.SName, "-c", "c", "-h", "go_call"}, c.args...))
 		})
 	}
 
@@ -155,14 +213,10 @@ func TestCompareWithOTPErlCall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, addr := range []string{strconv.Itoa(port), "127.0.0.1:" + strconv.Itoa(port)} {
+		for _, addr := range []string{strconv.Itoa(port), "127.0.0.1:" + strconv.Itoa(port), "localhost:" + strconv.Itoa(port),
+			"no-such-host.invalid:" + strconv.Itoa(port), "1", "127.0.0.1:1"} {
 			args := []string{"-address", addr, "-c", "c", "-a", "erlang node"}
-			want := runOTP(t, otp, "", append(args, "-h", "otp_call")...)
-			got, stderr := runOurs(t, "", append(args, "-h", "go_call")...)
-			if got != want || got.stdout != node.Name {
-				t.Errorf("erl_call %q = %q (exit %d), want %q (exit %d) as OTP's erl_call; stderr %q",
-					args, got.stdout, got.code, want.stdout, want.code, stderr)
-			}
+			compareRuns(t, otp, "", append(args, "-h", "otp_call"), append(args, "-h", "go_call"))
 		}
 	})
 }
@@ -181,9 +235,9 @@ func TestErlCallHalt(t *testing.T) {
 		t.Errorf("erl_call -q of a stopped node = %q (exit %d), want exit 0; stderr %q", got.stdout, got.code, stderr)
 	}
 	got, stderr = runOurs(t, "", "-sname", node.SName, "-c", "c", "-a", "erlang node")
-	wantErr := "erl_call: failed to connect to node " + node.Name + ": "
-	if got.code != 1 || !strings.HasPrefix(stderr, wantErr) {
-		t.Errorf("erl_call of a stopped node: exit %d, stderr %q, want exit 1 and %q...", got.code, stderr, wantErr)
+	wantErr := "erl_call: failed to connect to node " + node.Name + "\n"
+	if got.code != 1 || !strings.HasPrefix(stderr, wantErr) || strings.Count(stderr, "\n") != 2 {
+		t.Errorf("erl_call of a stopped node: exit %d, stderr %q, want exit 1 and %q and the cause", got.code, stderr, wantErr)
 	}
 }
 
@@ -208,7 +262,7 @@ func TestErlCallModule(t *testing.T) {
 		t.Fatalf("erl_call -m = %q (exit %d), want no output; stderr %q", got.stdout, got.code, stderr)
 	}
 	got, stderr = runOurs(t, "", "-sname", node.SName, "-c", "c", "-a", "erl_call_m f [21]")
-	if want := (result{"{21, 42}", 0}); got != want {
+	if want := (result{stdout: "{21, 42}"}); got != want {
 		t.Errorf("erl_call -a 'erl_call_m f [21]' = %q (exit %d), want %q; stderr %q", got.stdout, got.code, want.stdout, stderr)
 	}
 }
@@ -216,12 +270,12 @@ func TestErlCallModule(t *testing.T) {
 func TestErlCallVerboseAndDebug(t *testing.T) {
 	node := erlCallEnv(t)
 	got, stderr := runOurs(t, "", "-sname", node.SName, "-c", "c", "-v", "-d", "-a", "erlang node")
-	if got != (result{node.Name, 0}) {
+	if got != (result{stdout: node.Name}) {
 		t.Fatalf("erl_call -v -d = %q (exit %d), want %q; stderr %q", got.stdout, got.code, node.Name, stderr)
 	}
 	for _, want := range []string{
 		"erl_call: node = " + node.SName + "\n",
-		"flags = verbosep debugp\n",
+		"flags =  verbosep debugp\n", // two spaces, as erl_call prints it without -s
 		"erl_call: we are now connected to node \"" + node.Name + "\"\n",
 		"erl_call: module = erlang, function = node, args = []\n",
 	} {
@@ -243,17 +297,17 @@ func TestErlCallStart(t *testing.T) {
 
 	got, stderr := runOurs(t, "", "-s", "-sname", name, "-c", "c", "-a", "erlang node")
 	want := name + "@" + erltest.Host(t)
-	if got != (result{want, 0}) {
+	if got != (result{stdout: want}) {
 		t.Fatalf("erl_call -s = %q (exit %d), want %q; stderr %q", got.stdout, got.code, want, stderr)
 	}
 	// The node outlives the call that started it.
 	got, stderr = runOurs(t, "", "-sname", name, "-c", "c", "-a", "erlang node")
-	if got != (result{want, 0}) {
+	if got != (result{stdout: want}) {
 		t.Errorf("erl_call after -s = %q (exit %d), want %q; stderr %q", got.stdout, got.code, want, stderr)
 	}
 	// A running node is used, not started again.
 	got, stderr = runOurs(t, "", "-s", "-v", "-sname", name, "-c", "c", "-a", "erlang node")
-	if got != (result{want, 0}) || strings.Contains(stderr, "starting it") {
+	if got != (result{stdout: want}) || strings.Contains(stderr, "starting it") {
 		t.Errorf("erl_call -s of a running node = %q (exit %d), stderr %q, want %q and no start", got.stdout, got.code, stderr, want)
 	}
 

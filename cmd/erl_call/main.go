@@ -7,19 +7,25 @@
 //	erl_call -s -sname n2 -c secret -a 'erlang node'
 //	erl_call -sname n2 -q
 //
-// It takes OTP 25's options and prints results as erl_call does (with
-// erl_interface's ei_print_term, not io:format's ~p, and no final newline).
-// Run erl_call -? for the list. Differences: the -a arguments are read as
-// Erlang terms, so binaries, maps, escapes and exponents work; -d traces the
-// distribution protocol on stderr; -proto_dist and -ssl_dist_optfile, as
-// erl's, connect over IPv6 or TLS. $ERL_EPMD_PORT says where epmd listens,
-// as for erl.
+// It takes OTP's options and prints what OTP's erl_call prints, with the
+// same exit status: results as erl_interface's ei_print_term prints them
+// (not io:format's ~p), without a final newline; the same usage text; the
+// same first line on stderr for each error, followed by its cause on a
+// line of its own. Run erl_call -? for the options. The differences, all
+// deliberate, are listed in the README: the -a arguments are read as
+// Erlang terms (ei.ParseTerm), so binaries, maps, escapes and exponents
+// work; -d traces the distribution protocol on stderr; -s does not start a
+// node that runs but refused the connection; erl's -proto_dist and
+// -ssl_dist_optfile connect over IPv6 or TLS. $ERL_EPMD_PORT says where
+// epmd listens, as for erl.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,8 +33,22 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	// Like C's stdio, buffer stdout unless it is a terminal: what is
+	// buffered is lost when -timeout kills the program.
+	var stdout io.Writer = os.Stdout
+	var buf *bufio.Writer
+	if fi, err := os.Stdout.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		buf = bufio.NewWriterSize(os.Stdout, 8192)
+		stdout = buf
+	}
+	err := run(ctx, os.Args, os.Stdin, stdout, os.Stderr)
 	stop()
+	if errors.Is(err, errAlarm) {
+		dieByAlarm()
+	}
+	if buf != nil {
+		buf.Flush()
+	}
 	var code exitCode
 	switch {
 	case err == nil:

@@ -4,53 +4,57 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
 func TestRunUsageErrors(t *testing.T) {
 	tests := []struct {
-		args []string
-		msg  string // first line on stderr
+		args  []string
+		msg   string // first line on stderr, as OTP's erl_call prints it
+		cause string // second line, or "" for none
 	}{
-		{nil, "Missing node: give -sname, -name, -n or -address."},
-		{[]string{"-a", "erlang node"}, "Missing node: give -sname, -name, -n or -address."},
-		{[]string{"node"}, "Illegal argument 'node'."},
-		{[]string{"-z"}, "Illegal argument '-z'."},
-		{[]string{"-sn", "x"}, "Illegal argument '-sn'."},
-		{[]string{"-sname"}, "Missing argument(s) for '-sname'."},
-		{[]string{"-name"}, "Missing argument(s) for '-name'."},
-		{[]string{"-sname", "x", "-a"}, "Missing argument(s) for '-a'."},
-		{[]string{"-sname", "x", "-c"}, "Missing argument(s) for '-c'."},
-		{[]string{"-sname", "x", "-c", ""}, "Illegal argument '-c': the cookie is empty."},
-		{[]string{"-sname", "x", "-h"}, "Missing argument(s) for '-h'."},
-		{[]string{"-sname", "x", "-h", "a b"}, "Illegal argument '-h a b': not a node name."},
-		{[]string{"-sname", "x y"}, "Illegal node name 'x y'."},
-		{[]string{"-sname", "@host"}, "Illegal node name '@host'."},
-		{[]string{"-sname", "x", "-timeout", "0"}, "Illegal argument '-timeout 0': want seconds from 1 to 1048575."},
-		{[]string{"-sname", "x", "-timeout", "soon"}, "Illegal argument '-timeout soon': want seconds from 1 to 1048575."},
-		{[]string{"-sname", "x", "-timeout", "1048576"}, "Illegal argument '-timeout 1048576': want seconds from 1 to 1048575."},
-		{[]string{"-address", "0"}, "Illegal argument '-address 0': want [HOST:]PORT with PORT from 1 to 65535."},
-		{[]string{"-address", "host:65536"}, "Illegal argument '-address host:65536': want [HOST:]PORT with PORT from 1 to 65535."},
-		{[]string{"-address", "host:"}, "Illegal argument '-address host:': want [HOST:]PORT with PORT from 1 to 65535."},
-		{[]string{"-address", "1234", "-sname", "x"}, "Options -address and -sname, -name or -n cannot be combined."},
-		{[]string{"-address", "1234", "-s"}, "Options -address and -s cannot be combined."},
-		{[]string{"-sname", "x", "-m", "-e"}, "Options -m and -e cannot be combined."},
+		{[]string{"node"}, "Illegal argument 'node'.", ""},
+		{[]string{""}, "Illegal argument ''.", ""},
+		{[]string{"-"}, "Illegal argument '-'.", ""},
+		{[]string{"-z"}, "Illegal argument '-z'.", ""},
+		{[]string{"-sn", "x"}, "Illegal argument '-sn'.", ""},
+		{[]string{"-help"}, "Illegal argument '-help'.", ""},
+		{[]string{"--help"}, "Illegal argument '--help'.", ""},
+		{[]string{"-sname"}, "Missing argument(s) for '-sname '.", ""},
+		{[]string{"-name"}, "Missing argument(s) for '-name '.", ""},
+		{[]string{"-n"}, "Missing argument(s) for '-n '.", ""},
+		{[]string{"-sname", "x", "-a"}, "Missing argument(s) for '-a '.", ""},
+		{[]string{"-sname", "x", "-c"}, "Missing argument(s) for '-c '.", ""},
+		{[]string{"-sname", "x", "-h"}, "Missing argument(s) for '-h '.", ""},
+		{[]string{"-sname", "x", "-x"}, "Missing argument(s) for '-x '.", ""},
+		{[]string{"-address"}, "Missing argument(s) for '-address '.", ""},
+		{[]string{"-timeout"}, "Missing argument(s) for '-timeout '.", ""},
+		{[]string{"-sname", "x", "-timeout", "0"}, "Illegal argument '-timeout'.", `erl_call: -timeout takes seconds from 1 to 1048575, not "0"`},
+		{[]string{"-sname", "x", "-timeout", "soon"}, "Illegal argument '-timeout'.", `erl_call: -timeout takes seconds from 1 to 1048575, not "soon"`},
+		{[]string{"-sname", "x", "-timeout", "1048576"}, "Illegal argument '-timeout'.", `erl_call: -timeout takes seconds from 1 to 1048575, not "1048576"`},
+		{[]string{"-address", "0"}, "Illegal argument '-address'.", `erl_call: -address takes [HOST:]PORT with PORT from 1 to 65535, not "0"`},
+		{[]string{"-address", "host:65536"}, "Illegal argument '-address'.", `erl_call: -address takes [HOST:]PORT with PORT from 1 to 65535, not "host:65536"`},
+		{[]string{"-address", "host:"}, "Illegal argument '-address'.", `erl_call: -address takes [HOST:]PORT with PORT from 1 to 65535, not "host:"`},
+		// The first bad option ends the parse.
+		{[]string{"-z", "-sname"}, "Illegal argument '-z'.", ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
+			err := run(context.Background(), append([]string{"erl_call"}, tt.args...), strings.NewReader(""), &stdout, &stderr)
 			var code exitCode
 			if !errors.As(err, &code) || code != 1 {
 				t.Errorf("run(%q) = %v, want exit status 1", tt.args, err)
 			}
-			first, rest, _ := strings.Cut(stderr.String(), "\n")
-			if first != tt.msg {
-				t.Errorf("run(%q) printed %q first, want %q", tt.args, first, tt.msg)
+			want := tt.msg + "\n"
+			if tt.cause != "" {
+				want += tt.cause + "\n"
 			}
-			if !strings.Contains(rest, "Usage: erl_call") {
-				t.Errorf("run(%q) printed no usage after the error: %q", tt.args, rest)
+			want += fmt.Sprintf(usageText, "erl_call")
+			if stderr.String() != want {
+				t.Errorf("run(%q) printed\n%s\nwant\n%s", tt.args, stderr.String(), want)
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("run(%q) printed %q on stdout, want nothing", tt.args, stdout.String())
@@ -59,13 +63,26 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 }
 
-func TestRunHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-?"}, strings.NewReader(""), &stdout, &stderr); err != nil {
-		t.Errorf("run(-?) = %v, want nil", err)
-	}
-	if !strings.Contains(stderr.String(), "-sname name of Erlang node") {
-		t.Errorf("run(-?) printed %q, want the usage", stderr.String())
+// TestRunUsage checks the cases where erl_call prints its usage alone and
+// exits with status 0.
+func TestRunUsage(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"-?"},
+		{"-sname", "x", "-?", "-z"},
+		{"-c", "c", "-a", "erlang node"},
+		{"-address", "1234", "-sname", "x"},
+		{"-sname", "x", "-address", "1234"},
+		{"-address", "1234", "-s"},
+		{"-sname", "x", "-m", "-e"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append([]string{"/usr/bin/erl_call"}, args...), strings.NewReader(""), &stdout, &stderr); err != nil {
+			t.Errorf("run(%q) = %v, want nil", args, err)
+		}
+		if want := fmt.Sprintf(usageText, "/usr/bin/erl_call"); stderr.String() != want || stdout.Len() != 0 {
+			t.Errorf("run(%q) printed %q on stdout and\n%s\non stderr, want the usage alone", args, stdout.String(), stderr.String())
+		}
 	}
 }
 
@@ -75,7 +92,7 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{node: "n1@h.example", cookie: "k", apply: "erlang node", applySet: true, hidden: "me", script: "/bin/erl",
+	want := config{node: "n1@h.example", cookie: "k", cookieSet: true, apply: "erlang node", applySet: true, hidden: "me", script: "/bin/erl",
 		timeout: 5e9, start: true, halt: true, verbose: true, debug: true, random: true, dynamic: true, eval: true,
 		fetchStdout: true, noResult: true}
 	if cfg != want {
@@ -92,6 +109,13 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"-address", "h:1234"}, config{addrHost: "h", addrPort: 1234}},
 		{[]string{"-address", "[::1]:1234"}, config{addrHost: "::1", addrPort: 1234}},
 		{[]string{"-address", ":1234"}, config{addrPort: 1234}},
+		{[]string{"-address", "1234x"}, config{addrPort: 1234}},
+		{[]string{"-address", "h: +80"}, config{addrHost: "h", addrPort: 80}},
+		{[]string{"-address", "h:1:2"}, config{addrHost: "h", addrPort: 1}},
+		{[]string{"-sname", "n", "-timeout", "5s"}, config{node: "n", timeout: 5e9}},
+		{[]string{"-sname", "n", "-c", ""}, config{node: "n", cookieSet: true}},
+		{[]string{"-sname", "x y", "-h", "a b"}, config{node: "x y", hidden: "a b"}},
+		{[]string{"-__uh_test__"}, config{}},
 	} {
 		got, err := parseArgs(tt.args)
 		if err != nil || got != tt.want {
@@ -123,20 +147,53 @@ func TestSplitApply(t *testing.T) {
 
 func TestPeerName(t *testing.T) {
 	tests := []struct {
-		node string
+		node, alive, host string
+	}{
+		{"n1", "n1", "here"},
+		{"n1@", "n1", ""},
+		{"n1@host", "n1", "host"},
+		{"n1@host.example.com", "n1", "host.example.com"},
+		{"@host", "", "host"},
+		{"a@b@c", "a", "b@c"},
+	}
+	for _, tt := range tests {
+		if alive, host := peerName(tt.node, "here"); alive != tt.alive || host != tt.host {
+			t.Errorf("peerName(%q) = %q, %q, want %q, %q", tt.node, alive, host, tt.alive, tt.host)
+		}
+	}
+}
+
+func TestCanonicalHost(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		host string
 		long bool
 		want string
 	}{
-		{"n1", false, "n1@here"},
-		{"n1@", false, "n1@here"},
-		{"n1@host", false, "n1@host"},
-		{"n1@host.example.com", false, "n1@host"},
-		{"n1@host.example.com", true, "n1@host.example.com"},
-		{"n1", true, "n1@here"},
+		{"localhost", false, "localhost"},
+		{"127.0.0.1", true, "127.0.0.1"},
+		{"127.0.0.1", false, "127"},
+		{"::1", true, "::1"},
+	} {
+		if got, err := canonicalHost(ctx, tt.host, tt.long); err != nil || got != tt.want {
+			t.Errorf("canonicalHost(%q, %v) = %q, %v, want %q", tt.host, tt.long, got, err, tt.want)
+		}
 	}
-	for _, tt := range tests {
-		if got := peerName(tt.node, "here", tt.long); got != tt.want {
-			t.Errorf("peerName(%q, %v) = %q, want %q", tt.node, tt.long, got, tt.want)
+	for _, host := range []string{"", "no-such-host.invalid"} {
+		_, err := canonicalHost(ctx, host, false)
+		if want := "can't ei_gethostbyname(" + host + ")"; err == nil || err.Error() != want {
+			t.Errorf("canonicalHost(%q) = %v, want %s", host, err, want)
+		}
+	}
+}
+
+func TestStrtol(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want int64
+	}{{"12", 12}, {" +7x", 7}, {"-3", -3}, {"x1", 0}, {"", 0}, {"99999999999999999999", 1<<63 - 1}} {
+		if got := strtol(tt.s); got != tt.want {
+			t.Errorf("strtol(%q) = %d, want %d", tt.s, got, tt.want)
 		}
 	}
 }

@@ -57,18 +57,18 @@ func clientTLS(text string) (*tls.Config, error) {
 	}
 	sections, ok := t.(ei.List)
 	if !ok {
-		return nil, fmt.Errorf("want a list [{server, Opts}, {client, Opts}], got %v", t)
+		return nil, fmt.Errorf("want a list [{server, Opts}, {client, Opts}], got %s", ei.FormatTerm(t))
 	}
 	cfg := &tls.Config{}
 	var certFile, keyFile string
 	for _, s := range sections {
 		sec, ok := s.(ei.Tuple)
 		if !ok || len(sec) != 2 {
-			return nil, fmt.Errorf("want {server, Opts} or {client, Opts}, got %v", s)
+			return nil, fmt.Errorf("want {server, Opts} or {client, Opts}, got %s", ei.FormatTerm(s))
 		}
 		opts, ok := sec[1].(ei.List)
 		if !ok {
-			return nil, fmt.Errorf("want a list of options in %v", s)
+			return nil, fmt.Errorf("want a list of options in %s", ei.FormatTerm(s))
 		}
 		if sec[0] != ei.Atom("client") {
 			continue // erl_call only connects
@@ -76,7 +76,7 @@ func clientTLS(text string) (*tls.Config, error) {
 		for _, o := range opts {
 			kv, ok := o.(ei.Tuple)
 			if !ok || len(kv) != 2 {
-				return nil, fmt.Errorf("client option %v: want {Key, Value}", o)
+				return nil, fmt.Errorf("client option %s: want {Key, Value}", ei.FormatTerm(o))
 			}
 			str, _ := kv[1].(ei.String)
 			switch kv[0] {
@@ -99,14 +99,14 @@ func clientTLS(text string) (*tls.Config, error) {
 				case ei.Atom("verify_none"):
 					cfg.InsecureSkipVerify = true
 				default:
-					return nil, fmt.Errorf("client option %v: want verify_peer or verify_none", o)
+					return nil, fmt.Errorf("client option %s: want verify_peer or verify_none", o)
 				}
 			case ei.Atom("server_name_indication"):
 				cfg.ServerName = string(str)
 			case ei.Atom("secure_renegotiate"), ei.Atom("reuse_sessions"), ei.Atom("depth"):
 				// Go's defaults do the same or better.
 			default:
-				return nil, fmt.Errorf("client option %v is not supported", kv[0])
+				return nil, fmt.Errorf("client option %s is not supported", ei.FormatTerm(kv[0]))
 			}
 		}
 	}

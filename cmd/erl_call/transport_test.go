@@ -25,7 +25,7 @@ func TestDynamicNameLikeOTP(t *testing.T) {
 		t.Errorf("erl_call %q = %+v (stderr %q), want a name like %v", args, ours, stderr, want)
 	}
 	if bin := otpErlCallOrEmpty(t); bin != "" {
-		if otp := runOTP(t, bin, "", args...); otp.code != 0 || !want.MatchString(otp.stdout) {
+		if otp, _ := runProgram(t, bin, "", args...); otp.code != 0 || !want.MatchString(otp.stdout) {
 			t.Errorf("OTP's erl_call %q = %+v, want a name like %v", args, otp, want)
 		}
 	}

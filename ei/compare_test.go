@@ -4,10 +4,11 @@ import (
 	"math"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/goei/goei/internal/erltest"
 )
 
 func TestCompare(t *testing.T) {
@@ -121,26 +122,11 @@ Terms = [0, 1, -1, 1.0, -1.0, 0.0, -0.0, 0.5, 2, 2.5, 1 bsl 53, float(1 bsl 53),
 // in erl's order is less than or equal (==) to every later one, equal
 // exactly where erl says ==, and sorting with Compare gives erl's order.
 func TestCompareMatchesErlSort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping erl integration test with -short")
-	}
-	erl, err := exec.LookPath("erl")
-	if err != nil {
-		t.Skipf("erl not found: %v", err)
-	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, "sorted.bin")
-	script := sortTerms + `,
+	out := filepath.Join(t.TempDir(), "sorted.bin")
+	erltest.Eval(t, 0, sortTerms+`,
 Sorted = lists:sort(Terms),
 Eq = [[A == B || B <- Sorted] || A <- Sorted],
-ok = file:write_file(` + erlString(out) + `, term_to_binary({Terms, Sorted, Eq})),
-halt().`
-	cmd := exec.Command(erl, "-noshell", "-eval", script)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("erl: %v\n%s", err, b)
-	}
+ok = file:write_file(`+erlString(out)+`, term_to_binary({Terms, Sorted, Eq}))`)
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

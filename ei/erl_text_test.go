@@ -5,11 +5,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/goei/goei/internal/erltest"
 )
 
 // erlText is what erl printed for one term.
@@ -21,13 +22,6 @@ type erlText struct {
 // io_lib:format's ~tw and ~0tp, in one erl run. It skips t without erl.
 func erlFormat(t *testing.T, terms [][]byte) []erlText {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping erl integration test with -short")
-	}
-	erl, err := exec.LookPath("erl")
-	if err != nil {
-		t.Skipf("erl not found: %v", err)
-	}
 	dir := t.TempDir()
 	var in bytes.Buffer
 	for _, b := range terms {
@@ -38,20 +32,13 @@ func erlFormat(t *testing.T, terms [][]byte) []erlText {
 	if err := os.WriteFile(inFile, in.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := `
-{ok, In} = file:read_file(` + erlString(inFile) + `),
+	erltest.Eval(t, 0, `
+{ok, In} = file:read_file(`+erlString(inFile)+`),
 Lines = [begin
 		T = binary_to_term(binary:decode_hex(H)),
 		[io_lib:format("~tw", [T]), $\t, io_lib:format("~0tp", [T]), $\n]
 	end || H <- binary:split(In, <<"\n">>, [global, trim_all])],
-ok = file:write_file(` + erlString(outFile) + `, unicode:characters_to_binary(Lines)),
-halt().`
-	cmd := exec.Command(erl, "-noshell", "-eval", script)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("erl: %v\n%s", err, out)
-	}
+ok = file:write_file(`+erlString(outFile)+`, unicode:characters_to_binary(Lines))`)
 	out, err := os.ReadFile(outFile)
 	if err != nil {
 		t.Fatal(err)
@@ -75,12 +62,8 @@ halt().`
 // erlRelease returns erl's OTP release number, such as 25.
 func erlRelease(t *testing.T) int {
 	t.Helper()
-	out, err := exec.Command("erl", "-noshell", "-eval",
-		`io:format("~s", [erlang:system_info(otp_release)]), halt().`).Output()
-	if err != nil {
-		t.Fatalf("erl: %v", err)
-	}
-	n, err := strconv.Atoi(string(bytes.TrimSpace(out)))
+	out := erltest.Eval(t, 0, `io:format("~s", [erlang:system_info(otp_release)])`)
+	n, err := strconv.Atoi(strings.TrimSpace(out))
 	if err != nil {
 		t.Fatalf("erl otp_release %q: %v", out, err)
 	}

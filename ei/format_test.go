@@ -1,7 +1,6 @@
 package ei
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"math/big"
@@ -255,27 +254,9 @@ func hasSyntax(t Term) bool {
 }
 
 func readGoldenTexts(t *testing.T) map[string]erlText {
-	f, err := os.Open(goldenTextFile)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Golden -update with erl installed)", err)
-	}
-	defer f.Close()
 	texts := map[string]erlText{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		fields := strings.SplitN(line, "\t", 3)
-		if len(fields) != 3 {
-			t.Fatalf("%s: bad line %q", goldenTextFile, line)
-		}
+	for _, fields := range readTSV(t, goldenTextFile, 3) {
 		texts[fields[0]] = erlText{w: fields[1], p: fields[2]}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return texts
 }
@@ -298,8 +279,9 @@ func TestFormatMatchesErl(t *testing.T) {
 			terms = append(terms, Binary{byte(c)}, Binary{'a', byte(c)})
 		}
 	}
+	release := erlRelease(t)
 	for w := range reservedWords {
-		if erlRelease(t) < 27 && (w == "maybe" || w == "else") {
+		if release < 27 && (w == "maybe" || w == "else") {
 			continue // quoted from OTP 27 on
 		}
 		terms = append(terms, Atom(w))

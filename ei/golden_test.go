@@ -145,12 +145,27 @@ type golden struct {
 // readGoldens parses testdata/golden.txt: one tab-separated line per case
 // with name, options, hex and the Erlang expression.
 func readGoldens(t testing.TB) []golden {
-	f, err := os.Open(goldenFile)
+	var gs []golden
+	for _, fields := range readTSV(t, goldenFile, 4) {
+		data, err := hex.DecodeString(fields[2])
+		if err != nil {
+			t.Fatalf("%s: %s: %v", goldenFile, fields[0], err)
+		}
+		gs = append(gs, golden{name: fields[0], opts: fields[1], erl: fields[3], data: data})
+	}
+	return gs
+}
+
+// readTSV reads the lines of a testdata file made with -update, skipping
+// empty lines and # comments, as n tab-separated fields each (the last
+// one takes the rest of the line).
+func readTSV(t testing.TB, file string, n int) [][]string {
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatalf("%v (run go test -run Golden -update with erl installed)", err)
 	}
 	defer f.Close()
-	var gs []golden
+	var lines [][]string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -158,20 +173,16 @@ func readGoldens(t testing.TB) []golden {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		fields := strings.SplitN(line, "\t", 4)
-		if len(fields) != 4 {
-			t.Fatalf("%s: bad line %q", goldenFile, line)
+		fields := strings.SplitN(line, "\t", n)
+		if len(fields) != n {
+			t.Fatalf("%s: bad line %q", file, line)
 		}
-		data, err := hex.DecodeString(fields[2])
-		if err != nil {
-			t.Fatalf("%s: %s: %v", goldenFile, fields[0], err)
-		}
-		gs = append(gs, golden{name: fields[0], opts: fields[1], erl: fields[3], data: data})
+		lines = append(lines, fields)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return gs
+	return lines
 }
 
 // erlString quotes s as an Erlang string literal (UTF-8 source).

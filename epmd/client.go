@@ -3,14 +3,13 @@ package epmd
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -42,13 +41,27 @@ var clientPastDeadline = time.Unix(1, 0)
 //
 // Each request opens its own connection, since epmd answers one request per
 // connection and then closes it; a Client is therefore safe for concurrent
-// use. Clients have no timeouts of their own: every method takes a context,
-// and cancelling it interrupts dialling, writing and reading. After the
-// context ends, errors.Is(err, ctx.Err()) holds for the error returned.
+// use. Do not change its fields while it is in use: a Registration copies
+// them when Publish makes it. Clients have no timeouts of their own: every
+// method takes a context, and cancelling it interrupts dialling, writing
+// and reading. After the context ends, errors.Is(err, ctx.Err()) holds for
+// the error returned.
 type Client struct {
 	Host   string // epmd's host; "" means "localhost". An IPv6 address may be bracketed.
 	Port   int    // epmd's port; 0 means $ERL_EPMD_PORT, or 4369
 	Dialer Dialer // nil means a zero net.Dialer
+
+	// ReregisterDelay is how long a Registration made by Publish waits,
+	// after its connection to epmd ends and after each failed attempt,
+	// before it registers the name again. Zero means 2 seconds, as erl
+	// does. Negative means never: the registration then ends when epmd
+	// drops it, as one made by erl_interface's ei_publish does.
+	ReregisterDelay time.Duration
+
+	// Logger receives what happens to the registrations made by Publish:
+	// one lost (Warn), registered again (Info), a failed attempt (Debug).
+	// Nil means no logging.
+	Logger *slog.Logger
 }
 
 // Dialer makes the connections to epmd. *net.Dialer implements it, and so
@@ -201,22 +214,34 @@ func (c *Client) Kill(ctx context.Context) error {
 
 // Publish registers a node with epmd (ALIVE2_REQ), as ei_publish does, and
 // returns the Registration that holds the connection open: epmd keeps the
-// name for as long as that connection lives.
+// name for as long as that connection lives. When the connection ends,
+// because epmd was restarted say, the Registration registers the name again
+// after c.ReregisterDelay, and again after each failed attempt, as erl
+// does, so that the name stays taken and lookups keep finding the node.
+// Registration.State, WaitForStateChange and c.Logger tell about it; a
+// negative ReregisterDelay turns this off.
 //
 // Zero fields of info take defaults: Type NodeTypeHidden (a C node, as
 // erl_interface registers), HighestVersion 6 and LowestVersion 5. Name must
-// be the alive part alone, without "@host", and Port must be set.
+// be the alive part alone, without "@host": 1 to 255 characters of UTF-8,
+// as OTP's epmd accepts. Port must be set, and Extra be at most 1020 bytes.
 //
 // ctx bounds only the registration handshake; once Publish returns, the
-// registration lasts until Registration.Close or Registration.Shutdown, or
-// until epmd drops the connection. Publish returns a *RefusedError when epmd
-// answers with a non-zero result, as it does for a name already in use.
+// registration lasts until Registration.Close or Registration.Shutdown.
+// Publish returns an error matching ErrNameInUse (a *RefusedError) when
+// epmd refuses the name because a node already has it.
 func (c *Client) Publish(ctx context.Context, info NodeInfo) (*Registration, error) {
 	if err := checkName(info.Name); err != nil {
 		return nil, fmt.Errorf("epmd: publish %q: %w", info.Name, err)
 	}
 	if strings.Contains(info.Name, "@") {
 		return nil, fmt.Errorf("epmd: publish %q: name must not contain '@'", info.Name)
+	}
+	if !validName(info.Name) {
+		return nil, fmt.Errorf("epmd: publish %q: name must be 1 to %d characters of UTF-8", info.Name, maxSymChars)
+	}
+	if len(info.Extra) > maxSymLen {
+		return nil, fmt.Errorf("epmd: publish %q: extra is %d bytes, more than epmd's %d", info.Name, len(info.Extra), maxSymLen)
 	}
 	if info.Port == 0 {
 		return nil, fmt.Errorf("epmd: publish %q: port is 0", info.Name)
@@ -234,9 +259,19 @@ func (c *Client) Publish(ctx context.Context, info NodeInfo) (*Registration, err
 	if err != nil {
 		return nil, fmt.Errorf("epmd: publish %q: %w", info.Name, err)
 	}
-	conn, err := c.dial(ctx, "")
+	conn, creation, err := c.register(ctx, frame)
 	if err != nil {
 		return nil, fmt.Errorf("epmd: publish %q: %w", info.Name, err)
+	}
+	return newRegistration(*c, info, frame, conn, creation), nil
+}
+
+// register dials epmd, sends the ALIVE2_REQ frame and returns the open
+// connection and the creation epmd assigned. ctx bounds all of it.
+func (c *Client) register(ctx context.Context, frame []byte) (net.Conn, uint32, error) {
+	conn, err := c.dial(ctx, "")
+	if err != nil {
+		return nil, 0, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(clientPastDeadline) })
 	creation, err := alive2(conn, frame)
@@ -244,15 +279,13 @@ func (c *Client) Publish(ctx context.Context, info NodeInfo) (*Registration, err
 		// ctx ended while the handshake ran: the conn now has a past
 		// deadline, so it cannot be handed out even if the reply arrived.
 		conn.Close()
-		return nil, fmt.Errorf("epmd: publish %q: %w", info.Name, ctx.Err())
+		return nil, 0, ctx.Err()
 	}
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("epmd: publish %q: %w", info.Name, err)
+		return nil, 0, err
 	}
-	r := &Registration{name: info.Name, creation: creation, conn: conn, done: make(chan struct{})}
-	go r.watch()
-	return r, nil
+	return conn, creation, nil
 }
 
 // alive2 sends an ALIVE2_REQ frame and reads the reply, ALIVE2_RESP or
@@ -301,115 +334,6 @@ func alive2(conn net.Conn, frame []byte) (creation uint32, err error) {
 		return 0, &ProtocolError{Msg: "ALIVE2 reply is empty: epmd closed the connection"}
 	}
 	return 0, &ProtocolError{Msg: fmt.Sprintf("ALIVE2 reply: tag %d, want %d or %d", buf[0], tagAlive2Resp, tagAlive2XResp)}
-}
-
-// Registration is a node name registered with epmd by Publish. It holds the
-// connection to epmd open; epmd unregisters the name when the connection
-// closes. Its methods are safe for concurrent use.
-type Registration struct {
-	name     string
-	creation uint32
-	conn     net.Conn
-
-	// done is closed when watch returns; err is set before.
-	done chan struct{}
-	err  error
-
-	mu      sync.Mutex
-	closing bool // Close or Shutdown was called
-}
-
-// Creation returns the creation epmd assigned, from ALIVE2_RESP (16 bits)
-// or ALIVE2_X_RESP (32 bits). A node puts it into its pids, ports and
-// references so they differ from those of earlier incarnations.
-func (r *Registration) Creation() uint32 { return r.creation }
-
-// Done returns a channel that is closed when the registration ends: after
-// Close or Shutdown, or when epmd closes the connection or sends anything
-// on it.
-func (r *Registration) Done() <-chan struct{} { return r.done }
-
-// Err returns nil while the registration holds and after Close or Shutdown
-// ended it. When epmd ended it first, Err returns why: epmd closing the
-// connection gives an error wrapping io.EOF.
-func (r *Registration) Err() error {
-	select {
-	case <-r.done:
-		return r.err
-	default:
-		return nil
-	}
-}
-
-// watch waits for the conn to end. epmd sends nothing after the ALIVE2
-// reply, so any read result ends the registration.
-func (r *Registration) watch() {
-	defer close(r.done)
-	var b [1]byte
-	n, err := r.conn.Read(b[:])
-	r.conn.Close()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case r.closing:
-	case n > 0:
-		r.err = fmt.Errorf("epmd: registration %q: %w", r.name,
-			&ProtocolError{Msg: fmt.Sprintf("unexpected byte %#x after the ALIVE2 reply", b[0])})
-	case errors.Is(err, io.EOF):
-		r.err = fmt.Errorf("epmd: registration %q: epmd closed the connection: %w", r.name, err)
-	default:
-		r.err = fmt.Errorf("epmd: registration %q: %w", r.name, err)
-	}
-}
-
-// setClosing marks the registration as ended by the caller.
-func (r *Registration) setClosing() {
-	r.mu.Lock()
-	r.closing = true
-	r.mu.Unlock()
-}
-
-// Close closes the connection, which makes epmd unregister the name, and
-// waits for the goroutine that watches the connection. epmd acts on the
-// close asynchronously, so for a moment after Close returns epmd may still
-// list the name; Shutdown waits for epmd instead. Close is idempotent.
-func (r *Registration) Close() error {
-	r.setClosing()
-	err := r.conn.Close()
-	<-r.done
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	return err
-}
-
-// Shutdown unregisters gracefully: it closes the write half of the
-// connection and waits until epmd closes its end, which OTP's epmd does
-// after dropping the name, so the name is gone once Shutdown returns nil.
-// If ctx ends first, Shutdown closes the connection and returns ctx's error,
-// wrapped. On connections without a write half to close, Shutdown is Close.
-func (r *Registration) Shutdown(ctx context.Context) error {
-	r.setClosing()
-	cw, ok := r.conn.(interface{ CloseWrite() error })
-	if !ok {
-		return r.Close()
-	}
-	if err := cw.CloseWrite(); err != nil {
-		r.conn.Close()
-		<-r.done
-		if errors.Is(err, net.ErrClosed) {
-			return nil // epmd had already closed the connection
-		}
-		return fmt.Errorf("epmd: unregister %q: %w", r.name, err)
-	}
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		r.conn.Close()
-		<-r.done
-		return fmt.Errorf("epmd: unregister %q: %w", r.name, ctx.Err())
-	}
 }
 
 // checkName reports a node name the protocol cannot carry.

@@ -313,6 +313,9 @@ func TestInteropRelaxedStopAndKill(t *testing.T) { forEachImpl(t, testRelaxedSto
 func testRelaxedStopAndKill(t *testing.T, im impl) {
 	port := im.start(t, true)
 	c := otpClient(port)
+	// Without this, the registrations would register again after epmd
+	// drops them, as erl does (see TestInteropReregister).
+	c.ReregisterDelay = -1
 	name := erltest.UniqueName("goei")
 	reg, err := c.Publish(t.Context(), epmd.NodeInfo{Name: name, Port: 45678})
 	if err != nil {

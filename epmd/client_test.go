@@ -92,6 +92,13 @@ var (
 	}
 )
 
+// dialFunc is a Dialer made of a function.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return f(ctx, network, addr)
+}
+
 // checkErr reports whether err matches want: nil, a sentinel for errors.Is,
 // or errProtocol for any *ProtocolError.
 func checkErr(err, want error) bool {
@@ -199,6 +206,32 @@ func TestClientBadNames(t *testing.T) {
 		if r, err := c.Publish(t.Context(), info); err == nil || !strings.HasPrefix(err.Error(), "epmd: publish") {
 			t.Errorf("Publish(%.40v) = %v, %v, want a publish error", info, r, err)
 		}
+	}
+	// What OTP's epmd would refuse, Publish refuses without asking, so
+	// that a refusal from epmd means the name is in use.
+	dialled := false
+	c.Dialer = dialFunc(func(context.Context, string, string) (net.Conn, error) {
+		dialled = true
+		return nil, errors.New("no epmd")
+	})
+	for _, tt := range []struct {
+		info NodeInfo
+		want string
+	}{
+		{NodeInfo{Name: strings.Repeat("é", 256), Port: 1}, "name must be 1 to 255 characters of UTF-8"},
+		{NodeInfo{Name: "a\xffb", Port: 1}, "name must be 1 to 255 characters of UTF-8"},
+		{NodeInfo{Name: "a", Port: 1, Extra: make([]byte, 1021)}, "extra is 1021 bytes, more than epmd's 1020"},
+	} {
+		if _, err := c.Publish(t.Context(), tt.info); err == nil || !strings.HasSuffix(err.Error(), tt.want) {
+			t.Errorf("Publish(%.40v) = %v, want %q", tt.info, err, tt.want)
+		}
+	}
+	if dialled {
+		t.Errorf("Publish dialled epmd for a name or extra epmd refuses")
+	}
+	// The longest of each is fine.
+	if _, err := c.Publish(t.Context(), NodeInfo{Name: strings.Repeat("é", 255), Port: 1, Extra: make([]byte, 1020)}); !dialled || err == nil || !strings.HasSuffix(err.Error(), "no epmd") {
+		t.Errorf("Publish(longest name and extra) = %v, want it to dial epmd", err)
 	}
 }
 
@@ -452,6 +485,9 @@ func TestPublishBadReplies(t *testing.T) {
 				if !errors.As(err, &re) || *re != *want {
 					t.Errorf("Publish with reply %x = %v, want %v", tt.reply, err, want)
 				}
+				if !errors.Is(err, ErrNameInUse) || !strings.Contains(err.Error(), ": epmd: name in use (ALIVE2_REQ refused with result") {
+					t.Errorf("Publish with reply %x = %v, want ErrNameInUse saying so", tt.reply, err)
+				}
 			} else if !checkErr(err, tt.wantErr) {
 				t.Errorf("Publish with reply %x = %v, want %T", tt.reply, err, tt.wantErr)
 			}
@@ -463,6 +499,8 @@ func TestPublishBadReplies(t *testing.T) {
 	}
 }
 
+// TestPublishPeerEnds checks a registration with re-registration turned
+// off: it ends when epmd ends it, and says why.
 func TestPublishPeerEnds(t *testing.T) {
 	ok := []byte{118, 0, 0, 0, 0, 1}
 	tests := []struct {
@@ -479,11 +517,15 @@ func TestPublishPeerEnds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := publishFake(t, make(chan []byte, 1), ok, tt.after)
+			c.ReregisterDelay = -1
 			r, err := c.Publish(t.Context(), NodeInfo{Name: "foo", Port: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
 			<-r.Done()
+			if s := r.State(); s != StateClosed {
+				t.Errorf("State() = %v after Done, want %v", s, StateClosed)
+			}
 			err = r.Err()
 			var pe *ProtocolError
 			switch {
@@ -658,5 +700,23 @@ func TestPackageFuncs(t *testing.T) {
 	}
 	if err := r.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown() = %v", err)
+	}
+}
+
+func TestRefusedError(t *testing.T) {
+	for _, tt := range []struct {
+		err       *RefusedError
+		want      string
+		nameInUse bool
+	}{
+		{&RefusedError{Op: "alive2", Result: 1}, "epmd: name in use (ALIVE2_REQ refused with result 1)", true},
+		{&RefusedError{Op: "other", Result: 2}, "epmd: other refused with result 2", false},
+	} {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("%#v.Error() = %q, want %q", tt.err, got, tt.want)
+		}
+		if got := errors.Is(tt.err, ErrNameInUse); got != tt.nameInUse {
+			t.Errorf("errors.Is(%#v, ErrNameInUse) = %v, want %v", tt.err, got, tt.nameInUse)
+		}
 	}
 }

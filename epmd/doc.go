@@ -7,6 +7,16 @@
 // ERTS User's Guide:
 // https://www.erlang.org/doc/apps/erts/erl_dist_protocol.html
 //
+// Client.Publish registers a node and returns a Registration, which holds
+// the connection to epmd that keeps the name registered. Like erl, and
+// unlike erl_interface's ei_publish, it outlives epmd: when epmd drops the
+// connection (it was restarted, or told to forget the name) the
+// Registration registers the name again after 2 seconds, and every 2
+// seconds until that succeeds, keeping its creation. Registration.State and
+// WaitForStateChange, and Client.Logger, tell about it;
+// Client.ReregisterDelay changes the wait or turns this off. A name that
+// another node has gives an error matching ErrNameInUse.
+//
 // Each message type (Alive2Req, Port2Resp, NamesResp, ...) encodes and
 // decodes its bytes without the 2-byte length prefix that requests carry on
 // the wire; the client and the server add and strip it.
@@ -22,7 +32,9 @@
 // Client calls take a context. Cancelling it, or reaching its deadline,
 // interrupts dialing and any read or write in progress; the call then
 // returns an error for which errors.Is(err, context.Canceled) or
-// errors.Is(err, context.DeadlineExceeded) holds.
+// errors.Is(err, context.DeadlineExceeded) holds. The context of Publish
+// bounds the first registration only; a Registration bounds each attempt
+// to register again by 10 seconds, as erl does.
 //
 // Server follows net/http: Serve runs until Shutdown or Close, and then
 // returns ErrServerClosed. Shutdown(ctx) stops accepting, closes the
@@ -35,7 +47,9 @@
 //
 // Message values are plain data: use one from a single goroutine at a
 // time. The client functions hold no shared state and are safe for
-// concurrent use. A Server serves each connection in its own goroutine,
+// concurrent use. A Registration owns a goroutine that watches its
+// connection and registers again; its methods are safe for concurrent use,
+// and Close and Shutdown end the goroutine and wait for it. A Server serves each connection in its own goroutine,
 // but answers lookups whose request is already in on its accept loop; its
 // methods are safe for concurrent use, and Close and Shutdown wait for the
 // goroutines it started. A Server may serve several listeners at once,

@@ -16,6 +16,15 @@ var ErrNotRegistered = errors.New("epmd: name not registered")
 // DUMP_REQ from non-local addresses.
 var ErrNotAllowed = errors.New("epmd: request not allowed")
 
+// ErrNameInUse is returned (wrapped, inside a *RefusedError) by Publish
+// when epmd refuses to register the name, and is the error of a
+// Registration that cannot register again because another node took its
+// name. epmd refuses a name that is already registered; OTP's epmd answers
+// every refusal with the same result, and Publish checks the other reasons
+// (an invalid name, too much extra data) before it asks, so erl reads the
+// refusal as duplicate_name too.
+var ErrNameInUse = errors.New("epmd: name in use")
+
 // ErrServerClosed is returned by Server.Serve and Server.ListenAndServe after
 // Shutdown or Close.
 var ErrServerClosed = errors.New("epmd: server closed")
@@ -31,12 +40,21 @@ func (e *ProtocolError) Error() string {
 }
 
 // RefusedError reports a request that epmd understood and refused, such as an
-// ALIVE2_REQ for a name already in use.
+// ALIVE2_REQ for a name already in use. A refused "alive2" matches
+// ErrNameInUse with errors.Is.
 type RefusedError struct {
 	Op     string // the request, e.g. "alive2"
 	Result uint8  // the non-zero result byte from the reply
 }
 
 func (e *RefusedError) Error() string {
+	if e.Op == "alive2" {
+		return fmt.Sprintf("epmd: name in use (ALIVE2_REQ refused with result %d)", e.Result)
+	}
 	return fmt.Sprintf("epmd: %s refused with result %d", e.Op, e.Result)
+}
+
+// Is reports whether target is ErrNameInUse and e a refused ALIVE2_REQ.
+func (e *RefusedError) Is(target error) bool {
+	return target == ErrNameInUse && e.Op == "alive2"
 }

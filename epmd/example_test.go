@@ -26,24 +26,28 @@ func ExamplePortPlease() {
 		info.Port, info.LowestVersion, info.HighestVersion)
 }
 
-// Register a hidden node, as a C node does, and unregister it on exit.
+// Register a hidden node, as a C node does, keep it registered while epmd
+// restarts, and unregister it on exit.
 func ExampleClient_Publish() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	c := &epmd.Client{Port: 4369} // epmd on localhost
 	reg, err := c.Publish(ctx, epmd.NodeInfo{Name: "gonode", Port: 5555})
+	if errors.Is(err, epmd.ErrNameInUse) {
+		log.Fatal("another node is called gonode")
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer reg.Shutdown(context.Background())
 	fmt.Println("registered with creation", reg.Creation())
 
-	// Serve distribution connections on port 5555 here. Done tells when
-	// epmd dropped the registration, for example because it was killed.
-	select {
-	case <-reg.Done():
-		log.Print(reg.Err())
-	case <-ctx.Done():
+	// Serve distribution connections on port 5555 here. Meanwhile, say
+	// when epmd drops the registration (because it was killed, say) and
+	// when the Registration has registered the name again.
+	for s := reg.State(); s != epmd.StateClosed && reg.WaitForStateChange(ctx, s); {
+		s = reg.State()
+		log.Printf("epmd registration %v: %v", s, reg.Err())
 	}
 }
 

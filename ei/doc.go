@@ -25,8 +25,9 @@
 // terms. Node.Connect asks epmd where a node listens, dials it and runs
 // the handshake; Node.ConnectAddr dials an address without epmd (with an
 // empty peer name it takes whatever name the node announces). Node.Listen
-// returns a Listener, which Listener.Publish registers with epmd and
-// Listener.Accept takes connections from. A Conn sends messages and
+// returns a Listener, which Listener.Publish registers with epmd (and, as
+// erl does, registers again when epmd restarts) and Listener.Accept takes
+// connections from. A Conn sends messages and
 // signals (Send, RegSend, Link, Exit, ...), returns what arrives
 // (Receive; Message.To tells a message's recipient, whether it came as
 // Send or SendSender) and calls functions on the peer (RPC):
@@ -82,8 +83,9 @@
 //     Node.ConnectAddr: the dial and the handshake; Node.ClientConn and
 //     Node.ServerConn: the handshake. Cancelling afterwards has no effect
 //     on the Conn returned.
-//   - Node.Listen and Listener.Publish: setting up the socket and the epmd
-//     registration only; both last until Listener.Close.
+//   - Node.Listen and Listener.Publish: setting up the socket and the
+//     first epmd registration only; both last until Listener.Close, the
+//     registration renewing itself when epmd drops it.
 //   - Listener.Accept: the wait only. Handshakes run in the Listener, each
 //     bounded by 10 seconds, and a connection established after the
 //     cancellation goes to a later Accept.
@@ -117,8 +119,9 @@
 // Conn.Close closes it and waits for them. A Listener owns, from Listen
 // on, a goroutine that accepts connections and one per handshake under
 // way, at most 32 including established connections that Accept has not
-// returned yet; Listener.Close interrupts the handshakes, closes those
-// connections, and waits for all of its goroutines. A Conn returned by
+// returned yet, and from Publish on the goroutine of its
+// epmd.Registration; Listener.Close interrupts the handshakes, closes those
+// connections, ends the registration, and waits for all of its goroutines. A Conn returned by
 // Connect, Accept or the other constructors belongs to the caller, who
 // closes it; closing a Listener or ending a context does not close it.
 package ei

@@ -448,6 +448,8 @@ type Listener struct {
 	stopErr error
 	wg      sync.WaitGroup // the accept loop and the handshakes
 
+	publishing sync.Mutex // held by Publish, so that one registers at a time
+
 	mu     sync.Mutex
 	reg    *epmd.Registration
 	closed bool
@@ -497,18 +499,34 @@ func (l *Listener) Addr() net.Addr { return l.l.Addr() }
 // Publish registers the node with epmd (ALIVE2_REQ) as a hidden node
 // listening on l's port, and makes the creation epmd assigns the node's
 // creation (see Node.CurrentCreation). The registration lasts until l is
-// closed; publishing again replaces it. ctx bounds the registration only.
-// After Close, Publish returns ErrClosed.
+// closed: when epmd drops it (epmd restarted, say), it registers the node
+// again, as erl does (see epmd.Client.Publish), logging to Node.Logger
+// unless Node.EPMD has a Logger; Registration tells its state. ctx bounds
+// the first registration only. Publishing again while the registration
+// lasts does nothing. An error matching epmd.ErrNameInUse means another
+// node has the name. After Close, Publish returns ErrClosed.
 func (l *Listener) Publish(ctx context.Context) error {
-	if l.isClosed() {
+	l.publishing.Lock()
+	defer l.publishing.Unlock()
+	l.mu.Lock()
+	closed, reg := l.closed, l.reg
+	l.mu.Unlock()
+	if closed {
 		return ErrClosed
+	}
+	if reg != nil && reg.State() != epmd.StateClosed {
+		return nil
 	}
 	addr, ok := l.l.Addr().(*net.TCPAddr)
 	if !ok {
 		return fmt.Errorf("ei: publish %s: listening address %v is not TCP", l.node.Name, l.l.Addr())
 	}
+	c := *l.node.epmdClient()
+	if c.Logger == nil {
+		c.Logger = l.node.Logger
+	}
 	alive, _, _ := strings.Cut(l.node.Name, "@")
-	reg, err := l.node.epmdClient().Publish(ctx, epmd.NodeInfo{
+	reg, err := c.Publish(ctx, epmd.NodeInfo{
 		Name:           alive,
 		Port:           uint16(addr.Port),
 		Type:           epmd.NodeTypeHidden,
@@ -533,6 +551,15 @@ func (l *Listener) Publish(ctx context.Context) error {
 	}
 	l.node.creation.Store(reg.Creation())
 	return nil
+}
+
+// Registration returns the epmd registration made by Publish, to follow
+// its state (see epmd.Registration), or nil before Publish and after
+// Close. The Listener closes it; do not close it yourself.
+func (l *Listener) Registration() *epmd.Registration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reg
 }
 
 func (l *Listener) isClosed() bool {

@@ -40,11 +40,15 @@ func TestPublishSurvivesEPMDRestart(t *testing.T) {
 		t.Fatalf("CurrentCreation() = %d, %v, want epmd's %d", creation, err, reg.Creation())
 	}
 
-	p.Kill()
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	if !reg.WaitForStateChange(ctx, epmd.StateRegistered) {
 		t.Fatal("the registration did not notice that epmd was killed")
 	}
-	p.Start()
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
 	waitReregistered(t, ctx, reg)
 	if got, err := n.CurrentCreation(); got != creation {
 		t.Errorf("CurrentCreation() = %d, %v after registering again, want %d as before", got, err, creation)

@@ -36,7 +36,9 @@ func TestInteropReregister(t *testing.T) {
 	defer reg.Close()
 	creation := reg.Creation()
 
-	p.Kill()
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	killed := time.Now()
 	if !reg.WaitForStateChange(ctx, epmd.StateRegistered) {
 		t.Fatal("the registration did not notice that epmd was killed")
@@ -44,7 +46,9 @@ func TestInteropReregister(t *testing.T) {
 	if s, err := reg.State(), reg.Err(); s != epmd.StateLost || !errors.Is(err, io.EOF) {
 		t.Errorf("after kill -9: State(), Err() = %v, %v; want %v, io.EOF", s, err, epmd.StateLost)
 	}
-	p.Start()
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
 	back := time.Now()
 
 	// Poll epmd for both names, as a node looking them up would.

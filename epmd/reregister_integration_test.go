@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +19,16 @@ import (
 const reregisterBound = 2*time.Second + 5*time.Second
 
 // TestInteropReregister kills OTP's epmd (SIGKILL, by pid) under a
-// registration and an erl node, and starts it again on the same port:
-// both register again, the Registration telling about it, lookups find
-// our port again, and the name cannot be taken from us.
+// registration and erl nodes (of each OTP release at hand, see
+// erltest.OTPs), and starts it again on the same port: all register
+// again, the Registration telling about it, lookups find our port again,
+// and the name cannot be taken from us.
 func TestInteropReregister(t *testing.T) {
 	p := erltest.StartEPMDProcess(t)
-	erl := erltest.StartErl(t, p.Port, erltest.Options{})
+	var erls []*erltest.Node
+	for _, o := range erltest.OTPs(t) {
+		erls = append(erls, o.StartErl(t, p.Port, erltest.Options{}))
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	c := otpClient(p.Port)
@@ -51,9 +56,10 @@ func TestInteropReregister(t *testing.T) {
 	}
 	back := time.Now()
 
-	// Poll epmd for both names, as a node looking them up would.
-	var goAt, erlAt time.Duration
-	for goAt == 0 || erlAt == 0 {
+	// Poll epmd for all names, as a node looking them up would.
+	var goAt time.Duration
+	erlAt := make([]time.Duration, len(erls))
+	for goAt == 0 || slices.Contains(erlAt, 0) {
 		if ctx.Err() != nil {
 			t.Fatalf("not registered again %v after epmd came back: goei %v, erl %v", time.Since(back), goAt, erlAt)
 		}
@@ -65,9 +71,9 @@ func TestInteropReregister(t *testing.T) {
 				}
 			}
 		}
-		if erlAt == 0 {
-			if _, err := erltest.PortOf(p.Port, erl.SName); err == nil {
-				erlAt = time.Since(killed)
+		for i, erl := range erls {
+			if _, err := erltest.PortOf(p.Port, erl.SName); err == nil && erlAt[i] == 0 {
+				erlAt[i] = time.Since(killed)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)

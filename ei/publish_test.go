@@ -3,7 +3,6 @@ package ei_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -25,7 +24,8 @@ func waitReregistered(t *testing.T, ctx context.Context, reg *epmd.Registration)
 
 // TestPublishSurvivesEPMDRestart kills OTP's epmd (SIGKILL) under a
 // published Listener and starts it again on the same port: the Listener
-// registers again, logs it, keeps its creation, and erl reaches it.
+// registers again, logs it, keeps its creation, and erl finds it and
+// talks to it.
 func TestPublishSurvivesEPMDRestart(t *testing.T) {
 	p := erltest.StartEPMDProcess(t)
 	n := newGoNode(t, p.Port, 0)
@@ -62,21 +62,9 @@ func TestPublishSurvivesEPMDRestart(t *testing.T) {
 		}
 	}
 
-	accepted := make(chan error, 1)
-	go func() {
-		c, err := l.Accept(ctx)
-		if err == nil {
-			c.Close()
-		}
-		accepted <- err
-	}()
-	expr := fmt.Sprintf(`io:format("~p~n", [net_kernel:hidden_connect_node('%s')])`, n.Name)
-	if out := erltest.Eval(t, p.Port, expr, "-sname", erltest.UniqueName("erl"), "-setcookie", "c"); strings.TrimSpace(out) != "true" {
-		t.Errorf("erl after the epmd restart: hidden_connect_node printed %q, want true", out)
-	}
-	if err := <-accepted; err != nil {
-		t.Fatalf("Accept() = %v", err)
-	}
+	echoFromErl(ctx, t, l, n.Name, func(expr string) string {
+		return erltest.Eval(t, p.Port, expr, "-sname", erltest.UniqueName("erl"), "-setcookie", "c")
+	})
 }
 
 // TestPublishAgain checks that publishing a published Listener again keeps

@@ -45,17 +45,6 @@ func forEachImpl(t *testing.T, f func(t *testing.T, im impl)) {
 	}
 }
 
-// haveOTP reports whether OTP's programs may be used: not -short, and epmd
-// and erl on PATH.
-func haveOTP() bool {
-	if testing.Short() {
-		return false
-	}
-	_, err1 := exec.LookPath("epmd")
-	_, err2 := exec.LookPath("erl")
-	return err1 == nil && err2 == nil
-}
-
 // otpClient returns a Client for the epmd at port on loopback.
 func otpClient(port int) *epmd.Client {
 	return &epmd.Client{Host: "127.0.0.1", Port: port}
@@ -188,7 +177,7 @@ func testPublish(t *testing.T, im impl) {
 	if names, err := c.Names(t.Context()); err != nil || !containsEntry(names, epmd.NameEntry{Name: name, Port: 23456}) {
 		t.Errorf("Names() = %v, %v, want it to list %s at port 23456", names, err, name)
 	}
-	if haveOTP() {
+	if erltest.HaveOTP() {
 		if out := epmdNames(t, port); !strings.Contains(out, nameLine(name, 23456)) {
 			t.Errorf("epmd -names = %q, want it to list %s at port 23456", out, name)
 		}
@@ -228,7 +217,7 @@ func testPublish(t *testing.T, im impl) {
 	if _, err := c.PortPlease(t.Context(), name); !errors.Is(err, epmd.ErrNotRegistered) {
 		t.Errorf("PortPlease(%q) after Shutdown = %v, want ErrNotRegistered", name, err)
 	}
-	if haveOTP() {
+	if erltest.HaveOTP() {
 		if out := epmdNames(t, port); strings.Contains(out, "name "+name+" ") {
 			t.Errorf("epmd -names after Shutdown = %q, still lists %s", out, name)
 		}
@@ -263,7 +252,7 @@ func testPublishCloseUnregisters(t *testing.T, im impl) {
 		t.Errorf("Err() after Close = %v, want nil", err)
 	}
 	waitGone(t, c, name)
-	if haveOTP() {
+	if erltest.HaveOTP() {
 		if out := epmdNames(t, port); strings.Contains(out, "name "+name+" ") {
 			t.Errorf("epmd -names after Close = %q, still lists %s", out, name)
 		}

@@ -134,20 +134,31 @@ func publishPipe(t *testing.T, c *Client, e *pipeEPMD) *Registration {
 	return r
 }
 
+// publishAndCrash publishes with c on a new pipeEPMD, then crashes epmd
+// and, if back is not nil, lets back set what epmd does from then on (it
+// stays down otherwise). It returns the time of the crash.
+func publishAndCrash(t *testing.T, c *Client, back func(e *pipeEPMD)) (*pipeEPMD, *Registration, time.Time) {
+	t.Helper()
+	e := &pipeEPMD{}
+	r := publishPipe(t, c, e)
+	t0 := time.Now()
+	e.crash()
+	if back != nil {
+		e.set(back)
+	}
+	return e, r, t0
+}
+
 // TestRegistrationReregisters kills epmd under a registration and checks
 // that it registers again as erl does: 2 s after the connection ended,
 // then every 2 s until epmd answers, keeping its creation.
 func TestRegistrationReregisters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := &pipeEPMD{}
 		var logs bytes.Buffer
 		c := &Client{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-		r := publishPipe(t, c, e)
+		e, r, t0 := publishAndCrash(t, c, nil)
 		defer r.Close()
 		creation := r.Creation()
-
-		t0 := time.Now()
-		e.crash()
 		if !r.WaitForStateChange(t.Context(), StateRegistered) {
 			t.Fatal("WaitForStateChange(registered) = false")
 		}
@@ -209,12 +220,8 @@ func TestRegistrationReregisters(t *testing.T) {
 // once it is free.
 func TestRegistrationNameTaken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := &pipeEPMD{}
-		r := publishPipe(t, &Client{}, e)
+		e, r, t0 := publishAndCrash(t, &Client{}, func(e *pipeEPMD) { e.down, e.taken = false, true })
 		defer r.Close()
-		t0 := time.Now()
-		e.crash()
-		e.set(func(e *pipeEPMD) { e.down, e.taken = false, true })
 		time.Sleep(9 * time.Second) // attempts at 2, 4, 6 and 8 s
 		if s, err := r.State(), r.Err(); s != StateLost || !errors.Is(err, ErrNameInUse) {
 			t.Errorf("with the name taken: State(), Err() = %v, %v; want %v, ErrNameInUse", s, err, StateLost)
@@ -231,12 +238,8 @@ func TestRegistrationNameTaken(t *testing.T) {
 // answer is given up after 10 s, as erl does, and retried 2 s later.
 func TestRegistrationAttemptTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := &pipeEPMD{}
-		r := publishPipe(t, &Client{}, e)
+		e, r, t0 := publishAndCrash(t, &Client{}, func(e *pipeEPMD) { e.down, e.silent = false, true })
 		defer r.Close()
-		t0 := time.Now()
-		e.crash()
-		e.set(func(e *pipeEPMD) { e.down, e.silent = false, true })
 		time.Sleep(13 * time.Second)
 		if err := r.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Err() after an unanswered attempt = %v, want context.DeadlineExceeded", err)
@@ -254,12 +257,8 @@ func TestRegistrationAttemptTimeout(t *testing.T) {
 // replaces erl's 2 s, a negative one turns re-registration off.
 func TestRegistrationDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := &pipeEPMD{}
-		r := publishPipe(t, &Client{ReregisterDelay: 300 * time.Millisecond}, e)
+		_, r, t0 := publishAndCrash(t, &Client{ReregisterDelay: 300 * time.Millisecond}, func(e *pipeEPMD) { e.down = false })
 		defer r.Close()
-		t0 := time.Now()
-		e.crash()
-		e.set(func(e *pipeEPMD) { e.down = false })
 		r.WaitForStateChange(t.Context(), StateRegistered)
 		r.WaitForStateChange(t.Context(), StateLost)
 		if got, want := time.Since(t0), 300*time.Millisecond; got != want || r.State() != StateRegistered {
@@ -267,11 +266,7 @@ func TestRegistrationDelay(t *testing.T) {
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
-		e := &pipeEPMD{}
-		r := publishPipe(t, &Client{ReregisterDelay: -1}, e)
-		t0 := time.Now()
-		e.crash()
-		e.set(func(e *pipeEPMD) { e.down = false })
+		e, r, t0 := publishAndCrash(t, &Client{ReregisterDelay: -1}, func(e *pipeEPMD) { e.down = false })
 		<-r.Done()
 		time.Sleep(time.Minute)
 		if s, err := r.State(), r.Err(); s != StateClosed || !errors.Is(err, io.EOF) {
@@ -291,10 +286,7 @@ func TestRegistrationDelay(t *testing.T) {
 func TestRegistrationCloseWhileLost(t *testing.T) {
 	for _, shutdown := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
-			e := &pipeEPMD{}
-			r := publishPipe(t, &Client{}, e)
-			t0 := time.Now()
-			e.crash()
+			e, r, t0 := publishAndCrash(t, &Client{}, nil)
 			time.Sleep(3 * time.Second) // one attempt, at 2 s
 			var err error
 			if shutdown {
@@ -322,10 +314,7 @@ func TestRegistrationCloseWhileLost(t *testing.T) {
 // attempt waits for epmd's reply: Close interrupts it.
 func TestRegistrationCloseDuringAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := &pipeEPMD{}
-		r := publishPipe(t, &Client{}, e)
-		e.crash()
-		e.set(func(e *pipeEPMD) { e.down, e.silent = false, true })
+		e, r, _ := publishAndCrash(t, &Client{}, func(e *pipeEPMD) { e.down, e.silent = false, true })
 		time.Sleep(3 * time.Second) // the attempt started at 2 s waits
 		start := time.Now()
 		if err := r.Close(); err != nil {

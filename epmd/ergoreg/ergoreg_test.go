@@ -72,16 +72,6 @@ var shared struct {
 	err  error
 }
 
-// haveOTP reports whether OTP's erl and epmd may be used.
-func haveOTP() bool {
-	if testing.Short() {
-		return false
-	}
-	_, err1 := exec.LookPath("epmd")
-	_, err2 := exec.LookPath("erl")
-	return err1 == nil && err2 == nil
-}
-
 // sharedEnv returns the shared epmd and ergo node, starting them on first
 // use.
 func sharedEnv(t *testing.T) *env {
@@ -100,7 +90,7 @@ func startEnv() (*env, error) {
 		return nil, err
 	}
 	e.host, _, _ = strings.Cut(host, ".")
-	if haveOTP() {
+	if erltest.HaveOTP() {
 		bin, _ := exec.LookPath("epmd")
 		dir, err := os.MkdirTemp("", "ergoreg")
 		if err != nil {
@@ -315,20 +305,15 @@ func TestRegistered(t *testing.T) {
 	if want := (node.Route{Node: alive, Host: e.host, Port: uint16(l.Addr().(*net.TCPAddr).Port)}); route != want {
 		t.Errorf("Resolve(%s) = %+v, want %+v", n.Name, route, want)
 	}
-	accepted := make(chan error, 1)
-	go func() {
-		c, err := l.Accept(ctx)
-		if err == nil {
-			c.Close()
-		}
-		accepted <- err
-	}()
 	if err := e.ergo.Connect(n.Name); err != nil {
 		t.Fatalf("ergo Connect(%s) = %v", n.Name, err)
 	}
-	if err := <-accepted; err != nil {
+	// The Listener ran the handshake; the connection waits for Accept.
+	c, err = l.Accept(ctx)
+	if err != nil {
 		t.Fatalf("Accept() = %v", err)
 	}
+	c.Close()
 }
 
 // TestEPMDRestart kills epmd under the ergo node and a goei node and

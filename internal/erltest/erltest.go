@@ -36,6 +36,17 @@ func Need(t testing.TB, prog string) string {
 	return p
 }
 
+// HaveOTP reports whether OTP's erl and epmd may be used: tests do not run
+// with -short, and both are on PATH. It is for choosing, where Need skips.
+func HaveOTP() bool {
+	if testing.Short() {
+		return false
+	}
+	_, err1 := exec.LookPath("epmd")
+	_, err2 := exec.LookPath("erl")
+	return err1 == nil && err2 == nil
+}
+
 // FreePort returns a TCP port that was free on every IPv4 address a
 // moment ago. It asks for one on 0.0.0.0, not only on 127.0.0.1: busy
 // loopback clients hold ports on 127.0.0.1 that the kernel would still

@@ -144,8 +144,9 @@ func startEnv() (*env, error) {
 	return e, nil
 }
 
+// freePort is erltest.FreePort for code outside a test.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
 	if err != nil {
 		return 0, err
 	}

@@ -60,7 +60,8 @@ type Client struct {
 
 	// Logger receives what happens to the registrations made by Publish:
 	// one lost (Warn), registered again (Info), a failed attempt (Debug).
-	// Nil means no logging.
+	// A line is written before Registration.State tells the change. Nil
+	// means no logging.
 	Logger *slog.Logger
 }
 

@@ -185,10 +185,23 @@ func (r *Registration) reregisterDelay() time.Duration {
 // registration closes.
 func (r *Registration) keep(conn net.Conn) {
 	defer close(r.done)
+	oneShot := r.reregisterDelay() < 0
 	for conn != nil {
 		err := watch(conn)
 		conn.Close()
 		err = fmt.Errorf("epmd: registration %q: %w", r.name, err)
+		// Log before the state changes, so that the log has the line
+		// once State tells. Close sets closing before it closes conn.
+		r.mu.Lock()
+		closing := r.closing
+		r.mu.Unlock()
+		switch {
+		case closing:
+		case oneShot:
+			r.log(slog.LevelWarn, "epmd: registration lost", "err", err)
+		default:
+			r.log(slog.LevelWarn, "epmd: registration lost; registering again", "err", err, "in", r.reregisterDelay())
+		}
 		r.mu.Lock()
 		r.conn = nil
 		switch {
@@ -196,15 +209,13 @@ func (r *Registration) keep(conn net.Conn) {
 			r.setState(StateClosed, r.err)
 			r.mu.Unlock()
 			return
-		case r.reregisterDelay() < 0:
+		case oneShot:
 			r.setState(StateClosed, err)
 			r.mu.Unlock()
-			r.log(slog.LevelWarn, "epmd: registration lost", "err", err)
 			return
 		}
 		r.setState(StateLost, err)
 		r.mu.Unlock()
-		r.log(slog.LevelWarn, "epmd: registration lost; registering again", "err", err, "in", r.reregisterDelay())
 		conn = r.reregister()
 	}
 }
@@ -241,6 +252,12 @@ func (r *Registration) reregister() net.Conn {
 		ctx, cancel := context.WithTimeout(r.ctx, reregisterTimeout)
 		conn, creation, err := r.client.register(ctx, r.frame)
 		cancel()
+		if err == nil {
+			// Before the state changes, as in keep. The new creation is
+			// not used, as erl does not use it.
+			r.log(slog.LevelInfo, "epmd: registered again", "after", time.Since(lost), "attempts", attempt,
+				"creation", r.creation, "epmd_creation", creation)
+		}
 		r.mu.Lock()
 		if r.closing {
 			r.mu.Unlock()
@@ -261,9 +278,6 @@ func (r *Registration) reregister() net.Conn {
 		r.conn = conn
 		r.setState(StateRegistered, nil)
 		r.mu.Unlock()
-		// The new creation is not used, as erl does not use it.
-		r.log(slog.LevelInfo, "epmd: registered again", "after", time.Since(lost), "attempts", attempt,
-			"creation", r.creation, "epmd_creation", creation)
 		return conn
 	}
 }

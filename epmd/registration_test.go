@@ -134,6 +134,24 @@ func publishPipe(t *testing.T, c *Client, e *pipeEPMD) *Registration {
 	return r
 }
 
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // publishAndCrash publishes with c on a new pipeEPMD, then crashes epmd
 // and, if back is not nil, lets back set what epmd does from then on (it
 // stays down otherwise). It returns the time of the crash.
@@ -154,13 +172,17 @@ func publishAndCrash(t *testing.T, c *Client, back func(e *pipeEPMD)) (*pipeEPMD
 // then every 2 s until epmd answers, keeping its creation.
 func TestRegistrationReregisters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs bytes.Buffer
-		c := &Client{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		logs := new(lockedBuffer)
+		c := &Client{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 		e, r, t0 := publishAndCrash(t, c, nil)
 		defer r.Close()
 		creation := r.Creation()
 		if !r.WaitForStateChange(t.Context(), StateRegistered) {
 			t.Fatal("WaitForStateChange(registered) = false")
+		}
+		// The log tells first.
+		if !strings.Contains(logs.String(), "registration lost") {
+			t.Errorf("State() = lost before the log said so:\n%s", logs.String())
 		}
 		if s, err := r.State(), r.Err(); s != StateLost || !errors.Is(err, io.EOF) {
 			t.Errorf("after the crash: State(), Err() = %v, %v; want %v, io.EOF", s, err, StateLost)
@@ -180,6 +202,9 @@ func TestRegistrationReregisters(t *testing.T) {
 		e.set(func(e *pipeEPMD) { e.down = false })
 		if !r.WaitForStateChange(t.Context(), StateLost) {
 			t.Fatal("WaitForStateChange(lost) = false")
+		}
+		if !strings.Contains(logs.String(), "registered again") {
+			t.Errorf("State() = registered before the log said so:\n%s", logs.String())
 		}
 		if got, want := time.Since(t0), 6*time.Second; got != want {
 			t.Errorf("registered again %v after the crash, want %v", got, want)

@@ -6,13 +6,13 @@
 //		Registrar: &ergoreg.Registrar{},
 //	})
 //
-// Unlike ergo's own EPMD registrar, the registration survives epmd
-// restarts as erl's does: epmd.Registration registers the node again 2
-// seconds after epmd drops it and every 2 seconds until that succeeds
-// (ergo's retries every 3 seconds), and tells its state (see
-// Registrar.Registration). Lookups are bounded by a timeout. Both sides
-// read and write ergo's extra data in ALIVE2_REQ, so ergo nodes find each
-// other's TLS setting either way.
+// The registration survives epmd restarts as erl's does: epmd.Registration
+// registers the node again 2 seconds after epmd drops it and every 2
+// seconds until that succeeds (ergo's own registrar tries at once, then
+// every 3 seconds), and tells its state and why it is lost (see
+// Registrar.Registration), where ergo's only logs. Lookups are bounded by
+// a timeout, which ergo's are not. Both read and write ergo's extra data
+// in ALIVE2_REQ, so ergo nodes find each other's TLS setting either way.
 //
 // Only programs that import this package depend on ergo.
 //

@@ -44,31 +44,80 @@ func Unmarshal(data []byte) (Term, error) {
 	return t, nil
 }
 
+// Limits on inflating a compressed term.
+const (
+	// maxDeflateRatio is how many bytes one byte of deflate data can
+	// inflate to at most: a 258-byte match costs at least two bits, one
+	// for its length code and one for its distance code.
+	maxDeflateRatio = 4 * 258
+
+	// growTrial is how large a buffer that grows with the data received
+	// gets (see grow) before it is made as large as declared.
+	growTrial = 256 << 10
+)
+
+// grow returns buf, full, with room for more of the size bytes declared:
+// it doubles the capacity (from 64 KiB) while that stays within
+// growTrial, then makes it size at once. So a buffer follows the bytes
+// that actually arrive while they are few, and a large one is made once,
+// not copied over and over: filling it costs size plus less than
+// 2*growTrial bytes.
+func grow(buf []byte, size int) []byte {
+	c := min(max(2*cap(buf), 64<<10), size)
+	if c > growTrial {
+		c = size
+	}
+	return append(make([]byte, 0, c), buf...)
+}
+
 // inflate returns the term inside data = 131, 80, UncompressedSize(4),
-// zlib data.
+// zlib data. It stops as soon as the data inflates past the declared
+// size, so it holds at most the declared size and growTrial (plus zlib's
+// window) at once. Declared sizes the zlib data cannot reach are refused
+// without inflating.
 func inflate(data []byte) ([]byte, error) {
 	if len(data) < 6 {
 		return nil, &ProtocolError{len(data), "ei: truncated compressed term header"}
 	}
-	size := binary.BigEndian.Uint32(data[2:])
+	size := int(binary.BigEndian.Uint32(data[2:]))
 	if size > MaxUncompressedSize {
 		return nil, &ProtocolError{2, fmt.Sprintf("ei: compressed term declares %d bytes, more than MaxUncompressedSize", size)}
+	}
+	if size > maxDeflateRatio*(len(data)-6) {
+		return nil, &ProtocolError{2, fmt.Sprintf("ei: compressed term declares %d bytes, more than %d bytes of zlib data can hold", size, len(data)-6)}
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(data[6:]))
 	if err != nil {
 		return nil, &ProtocolError{6, "ei: compressed term: " + err.Error()}
 	}
-	// Grow with the data actually inflated, not the declared size.
-	var buf bytes.Buffer
-	buf.Grow(int(min(size, 1<<16)))
-	_, err = io.Copy(&buf, io.LimitReader(zr, int64(size)+1))
-	if err != nil {
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) == size {
+				break
+			}
+			buf = grow(buf, size)
+		}
+		n, err := zr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &ProtocolError{6, "ei: compressed term: " + err.Error()}
+		}
+	}
+	if len(buf) < size {
+		return nil, &ProtocolError{2, fmt.Sprintf("ei: compressed term declares %d bytes, inflates to %d", size, len(buf))}
+	}
+	// The declared size is reached: one more byte is one too many.
+	var extra [1]byte
+	if n, err := io.ReadFull(zr, extra[:]); n > 0 {
+		return nil, &ProtocolError{2, fmt.Sprintf("ei: compressed term declares %d bytes, inflates to more", size)}
+	} else if err != io.EOF {
 		return nil, &ProtocolError{6, "ei: compressed term: " + err.Error()}
 	}
-	if buf.Len() != int(size) {
-		return nil, &ProtocolError{2, fmt.Sprintf("ei: compressed term declares %d bytes, inflates to %d", size, buf.Len())}
-	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // Decoder decodes terms that have no version byte, such as those in
@@ -857,15 +906,23 @@ func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, 
 		r.last = e
 		return b, e, false, "", nil
 	}
-	if !utf8.Valid(b) {
+	if msg := checkAtomText(b); msg != "" {
 		r.off = start
-		return nil, nil, false, "", r.errorf(start, "atom is not valid UTF-8")
-	}
-	if n > math.MaxUint8 && runeCount(b) > math.MaxUint8 {
-		r.off = start
-		return nil, nil, false, "", r.errorf(start, "atom of %d characters, more than 255", runeCount(b))
+		return nil, nil, false, "", r.errorf(start, "%s", msg)
 	}
 	return b, nil, false, "", nil
+}
+
+// checkAtomText says why b cannot be the text of a UTF-8 atom (invalid
+// UTF-8, or more than 255 characters), or returns "" if it can.
+func checkAtomText(b []byte) string {
+	if !utf8.Valid(b) {
+		return "atom is not valid UTF-8"
+	}
+	if len(b) > math.MaxUint8 && runeCount(b) > math.MaxUint8 {
+		return fmt.Sprintf("atom of %d characters, more than 255", runeCount(b))
+	}
+	return ""
 }
 
 // latin1Atom converts a Latin-1 atom to UTF-8.

@@ -170,6 +170,55 @@ func compress(t *testing.T, size uint32, payload []byte) []byte {
 	return buf.Bytes()
 }
 
+// compressedZeros returns a compressed term declaring size bytes whose
+// zlib data inflates to n MiB of zeros (n >= 2), and has no end. It
+// compresses 2 MiB and repeats the second, which inflates to the same
+// MiB of zeros wherever it follows zeros, so that making a large bomb
+// is cheap.
+func compressedZeros(t testing.TB, size uint32, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	buf.Write([]byte{131, 80, byte(size >> 24), byte(size >> 16), byte(size >> 8), byte(size)})
+	zw, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	zw.Write(zeros)
+	zw.Flush()
+	mark := buf.Len()
+	zw.Write(zeros)
+	zw.Flush()
+	again := bytes.Clone(buf.Bytes()[mark:])
+	for range n - 2 {
+		buf.Write(again)
+	}
+	return buf.Bytes()
+}
+
+// TestUnmarshalCompressedBomb checks that a compressed term inflating past
+// its declared size costs no more than that size and a little: inflating
+// stops at the first byte too many.
+func TestUnmarshalCompressedBomb(t *testing.T) {
+	const declared = MaxUncompressedSize
+	const inflated = 2 * declared >> 20 // MiB
+	data := compressedZeros(t, declared, inflated)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Unmarshal(data)
+	runtime.ReadMemStats(&after)
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "inflates to more") {
+		t.Errorf("Unmarshal(%d bytes inflating to %d MiB, declaring %d) = %v, want a *ProtocolError saying it inflates to more", len(data), inflated, declared, err)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("Unmarshal(%d bytes declaring %d, inflating to %d MiB) allocated %d bytes", len(data), declared, inflated, alloc)
+	if most := uint64(declared + 1<<20); alloc > most {
+		t.Errorf("Unmarshal(%d bytes declaring %d, inflating to %d MiB) allocated %d bytes, want at most %d", len(data), declared, inflated, alloc, most)
+	}
+}
+
 func TestUnmarshalErrors(t *testing.T) {
 	okTerm := []byte{119, 2, 'o', 'k'}
 	tests := []struct {
@@ -184,7 +233,8 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"compressed_short_header", []byte{131, 80, 0, 0}, "truncated compressed"},
 		{"compressed_too_large", []byte{131, 80, 0x04, 0, 0, 1, 0x78, 0x9c}, "MaxUncompressedSize"},
 		{"compressed_size_larger", compress(t, 5, okTerm), "declares 5 bytes, inflates to 4"},
-		{"compressed_size_smaller", compress(t, 3, okTerm), "declares 3 bytes, inflates to 4"},
+		{"compressed_size_smaller", compress(t, 3, okTerm), "declares 3 bytes, inflates to more"},
+		{"compressed_size_unreachable", []byte{131, 80, 0, 0, 0x10, 0x21, 0x78, 0x9c, 0x03, 0x00}, "more than 4 bytes of zlib data can hold"},
 		{"compressed_not_zlib", []byte{131, 80, 0, 0, 0, 4, 1, 2, 3, 4}, "compressed term"},
 		{"compressed_trailing_term_bytes", compress(t, 5, append(okTerm, 0)), "1 bytes after the term"},
 		{"compressed_bad_term", compress(t, 1, []byte{1}), "unknown tag"},

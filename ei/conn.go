@@ -492,6 +492,9 @@ func (c *Conn) readFrames() error {
 			}
 			continue
 		}
+		if err := c.checkSize(size); err != nil {
+			return err
+		}
 		var frame []byte
 		peeked := size <= c.br.Size()
 		if peeked {
@@ -544,14 +547,25 @@ func noEOF(err error) error {
 	return err
 }
 
+// checkSize refuses a message of size bytes if it exceeds the limit.
+func (c *Conn) checkSize(size int) error {
+	if max := c.node.maxMessageSize(); size > max {
+		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: message of %d bytes, more than Node.MaxMessageSize (%d)", size, max)}
+	}
+	return nil
+}
+
 // readLarge reads a frame bigger than the read buffer, growing the buffer
-// as the bytes arrive rather than trusting the length up front.
+// as the bytes arrive rather than trusting the length up front (see grow).
 func (c *Conn) readLarge(size int) ([]byte, error) {
 	b := c.rbuf[:0]
 	for len(b) < size {
-		chunk := min(size-len(b), max(len(b), readBufferSize))
-		b = append(b, make([]byte, chunk)...)
-		if _, err := io.ReadFull(c.br, b[len(b)-chunk:]); err != nil {
+		if len(b) == cap(b) {
+			b = grow(b, size)
+		}
+		n := len(b)
+		b = b[:min(cap(b), size)]
+		if _, err := io.ReadFull(c.br, b[n:]); err != nil {
 			return nil, err
 		}
 	}
@@ -618,7 +632,7 @@ func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
 		if len(c.frags) >= MaxFragmentSequences {
 			return m, false, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: more than %d fragmented messages in flight", MaxFragmentSequences)}
 		}
-		if err := c.holdFragment(len(b) - off); err != nil {
+		if err := c.holdFragment(0, len(b)-off); err != nil {
 			return m, false, err
 		}
 		c.frags[seq] = &fragments{
@@ -634,7 +648,7 @@ func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
 		if f == nil || id != f.next {
 			return m, false, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: unexpected fragment %d of sequence %d", id, seq)}
 		}
-		if err := c.holdFragment(len(b) - 18); err != nil {
+		if err := c.holdFragment(len(f.data), len(b)-18); err != nil {
 			return m, false, err
 		}
 		f.data = append(f.data, b[18:]...)
@@ -652,8 +666,13 @@ func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
 }
 
 // holdFragment accounts for n more bytes of incomplete fragmented
-// messages, failing when that would exceed MaxFragmentedSize.
-func (c *Conn) holdFragment(n int) error {
+// messages, added to a message of held bytes so far, failing when that
+// would exceed MaxFragmentedSize or make the message larger than
+// Node.MaxMessageSize.
+func (c *Conn) holdFragment(held, n int) error {
+	if err := c.checkSize(held + n); err != nil {
+		return err
+	}
 	if n > MaxFragmentedSize-c.fragSize {
 		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: fragmented messages exceed %d bytes", MaxFragmentedSize)}
 	}
@@ -715,7 +734,11 @@ func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
 			if off+l > len(b) {
 				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
 			}
-			c.cache[idx] = Atom(b[off : off+l])
+			text := b[off : off+l]
+			if msg := checkAtomText(text); msg != "" {
+				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry: " + msg}
+			}
+			c.cache[idx] = intern(text).atom
 			c.cacheSet[idx] = true
 			off += l
 		} else if !c.cacheSet[idx] {

@@ -300,8 +300,12 @@ func TestConnRPCAbandoned(t *testing.T) {
 // newRawConn returns a Conn on one end of a pipe, with no handshake, and
 // the other end.
 func newRawConn(t testing.TB, flags Flags, tick time.Duration) (*Conn, net.Conn) {
+	return newRawConnNode(t, &Node{Name: "a@host", Cookie: "c", Creation: 1, NetTickTime: tick}, flags)
+}
+
+// newRawConnNode is newRawConn for a Conn of node n.
+func newRawConnNode(t testing.TB, n *Node, flags Flags) (*Conn, net.Conn) {
 	a, b := net.Pipe()
-	n := &Node{Name: "a@host", Cookie: "c", Creation: 1, NetTickTime: tick}
 	n.init()
 	cr := &connReader{nc: a}
 	c := newConn(n, a, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: flags, version: 6})
@@ -531,6 +535,73 @@ func TestParseFrameErrors(t *testing.T) {
 	}
 }
 
+// TestAtomCacheEntryLength checks that atom cache entries are held to
+// what Unmarshal demands of atoms: valid UTF-8 of at most 255 characters
+// (not bytes).
+func TestAtomCacheEntryLength(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{strings.Repeat("é", 255), true},
+		{strings.Repeat("é", 256), false},
+		{strings.Repeat("a", 65535), false},
+		{"\xff", false},
+	} {
+		hdr := []byte{131, 68, 2,
+			0x98, 0x01, // ref 0: new, segment 0; ref 1: new, segment 1; long atoms
+			5, 0, 3, 'a', '@', 'h', // ref 0: index 5, "a@h"
+			7} // ref 1: index 256+7, tt.name
+		frame := joinBytes(hdr, binary.BigEndian.AppendUint16(nil, uint16(len(tt.name))), []byte(tt.name), regSendCached)
+		m, ok, err := (&Conn{}).parseFrame(frame)
+		if tt.ok {
+			want := Message{Control: RegSend{From: wantRegSend.Control.(RegSend).From, To: Atom(tt.name)}, Payload: Atom(tt.name)}
+			if err != nil || !ok || !reflect.DeepEqual(m, want) {
+				t.Errorf("parseFrame(entry of %d bytes) = %v, %v, %v; want %v", len(tt.name), m, ok, err, want)
+			}
+			continue
+		}
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "atom cache entry") {
+			t.Errorf("parseFrame(entry of %d bytes %.10q...) = %v, want a *ProtocolError about the atom cache entry", len(tt.name), tt.name, err)
+		}
+	}
+}
+
+// TestConnMaxMessageSize checks that a frame longer than
+// Node.MaxMessageSize closes the connection as soon as its length
+// arrives, and that a message reassembled from fragments is held to the
+// same limit.
+func TestConnMaxMessageSize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer := newRawConnNode(t, &Node{Name: "a@host", Cookie: "c", Creation: 1, MaxMessageSize: 1000}, DefaultFlags)
+		// A frame as long as a length can say, of which only a part
+		// is ever sent.
+		go func() {
+			peer.Write([]byte{0xff, 0xff, 0xff, 0xff})
+			peer.Write(make([]byte, 1<<20))
+		}()
+		_, err := c.Receive(context.Background())
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "MaxMessageSize") {
+			t.Errorf("Receive() after a frame of 4294967295 bytes began = %v, want a *ProtocolError about MaxMessageSize", err)
+		}
+		if _, err := peer.Write([]byte{0}); err == nil {
+			t.Errorf("peer Write() = nil error, want the connection closed")
+		}
+	})
+	c := &Conn{node: &Node{MaxMessageSize: 1000}}
+	start := joinBytes([]byte{131, 69, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0}, make([]byte, 600))
+	if _, _, err := c.parseFrame(start); err != nil {
+		t.Fatalf("parseFrame(first fragment of 600 bytes) = %v", err)
+	}
+	_, _, err := c.parseFrame(joinBytes([]byte{131, 70, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, make([]byte, 401)))
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "MaxMessageSize") {
+		t.Errorf("parseFrame(fragments of 1001 bytes in all) = %v, want a *ProtocolError about MaxMessageSize", err)
+	}
+}
+
 // fragmentStarts returns n DIST_FRAG_HEADER frames, each starting its own
 // sequence of 2 fragments with 1 byte of data.
 func fragmentStarts(n int) [][]byte {
@@ -588,16 +659,23 @@ func FuzzParseFrame(f *testing.F) {
 		if err != nil || !ok {
 			return
 		}
-		enc := &Conn{peer: peerInfo{flags: DefaultFlags}}
-		b, err := enc.appendFrame(nil, m.Control, m.Payload)
-		if err != nil {
-			return // e.g. a float the encoder refuses; decoding is what is fuzzed
-		}
-		m2, ok, err := (&Conn{}).parseFrame(b[4:])
-		if err != nil || !ok || !reflect.DeepEqual(m, m2) {
-			t.Errorf("parseFrame(appendFrame(%#v)) = %#v, %v, %v", m, m2, ok, err)
-		}
+		checkReencode(t, m)
 	})
+}
+
+// checkReencode checks that the received message m survives a round trip
+// through our encoder and decoder.
+func checkReencode(t *testing.T, m Message) {
+	t.Helper()
+	enc := &Conn{peer: peerInfo{flags: DefaultFlags}}
+	b, err := enc.appendFrame(nil, m.Control, m.Payload)
+	if err != nil {
+		return // e.g. a float the encoder refuses; decoding is what is fuzzed
+	}
+	m2, ok, err := (&Conn{}).parseFrame(b[4:])
+	if err != nil || !ok || !reflect.DeepEqual(m, m2) {
+		t.Errorf("parseFrame(appendFrame(%#v)) = %#v, %v, %v", m, m2, ok, err)
+	}
 }
 
 // erlFrames returns n REG_SEND frames as erl sends them with the atom

@@ -26,6 +26,11 @@ import (
 // zero; it matches erl's default (-kernel net_ticktime 60).
 const DefaultNetTickTime = 60 * time.Second
 
+// DefaultMaxMessageSize is the message size limit used when
+// Node.MaxMessageSize is zero: the same bound as MaxUncompressedSize puts
+// on a compressed term.
+const DefaultMaxMessageSize = MaxUncompressedSize
+
 // defaultHandshakeTimeout bounds each handshake a Listener runs, like
 // erl's net_setuptime (7 s).
 const defaultHandshakeTimeout = 10 * time.Second
@@ -73,6 +78,13 @@ type Node struct {
 	// writing. Zero means DefaultNetTickTime. Use the peer's value
 	// (erl -kernel net_ticktime).
 	NetTickTime time.Duration
+
+	// MaxMessageSize is the largest distribution message a Conn receives,
+	// in bytes: a frame, or a message reassembled from fragments. A peer
+	// announcing a larger one has its connection closed, before the
+	// bytes are read, with a *ProtocolError (see Conn.Err). Zero means
+	// DefaultMaxMessageSize.
+	MaxMessageSize int
 
 	// EPMD is the epmd client used by Connect and Listener.Publish. Nil
 	// means the zero epmd.Client: local epmd at $ERL_EPMD_PORT or 4369;
@@ -201,6 +213,15 @@ func (n *Node) advertised() Flags {
 		f = DefaultFlags
 	}
 	return (f | MandatoryFlags) & supportedFlags &^ FlagPublished
+}
+
+// maxMessageSize returns the limit on the size of a message received; n
+// may be nil (a bare Conn in tests).
+func (n *Node) maxMessageSize() int {
+	if n != nil && n.MaxMessageSize > 0 {
+		return n.MaxMessageSize
+	}
+	return DefaultMaxMessageSize
 }
 
 func (n *Node) netTickTime() time.Duration {

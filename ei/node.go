@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,7 +58,9 @@ type Node struct {
 
 	// Cookie is the magic cookie shared with the other nodes. Empty means
 	// the contents of $HOME/.erlang.cookie (surrounding white space
-	// removed); it is an error if that file cannot be read.
+	// removed); it is an error if that file cannot be read, or, as for
+	// erl, if it is not a regular file or (except on Windows) group or
+	// others have any access to it.
 	Cookie string
 
 	// Creation tells incarnations of the node apart and goes into its pids.
@@ -189,19 +192,32 @@ func (n *Node) init() error {
 	return n.initErr
 }
 
-// readCookie reads $HOME/.erlang.cookie.
+// readCookie reads $HOME/.erlang.cookie, which, as erl demands
+// (auth:check_attributes), must be a regular file (a symbolic link to one
+// will do) that only its owner may access, except on Windows.
 func readCookie() (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("ei: read cookie: %w", err)
 	}
-	b, err := os.ReadFile(filepath.Join(home, ".erlang.cookie"))
+	name := filepath.Join(home, ".erlang.cookie")
+	fi, err := os.Stat(name)
+	if err != nil {
+		return "", fmt.Errorf("ei: read cookie: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("ei: read cookie: %s is not a regular file (mode %v)", name, fi.Mode())
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("ei: read cookie: %s must be accessible by owner only (mode %04o), as erl requires", name, perm)
+	}
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return "", fmt.Errorf("ei: read cookie: %w", err)
 	}
 	c := strings.TrimSpace(string(b))
 	if c == "" {
-		return "", fmt.Errorf("ei: read cookie: %s is empty", filepath.Join(home, ".erlang.cookie"))
+		return "", fmt.Errorf("ei: read cookie: %s is empty", name)
 	}
 	return c, nil
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -31,6 +33,66 @@ func TestNodeCookieFile(t *testing.T) {
 	if n.cookie != "SECRET" {
 		t.Errorf("cookie = %q, want SECRET", n.cookie)
 	}
+}
+
+// TestNodeCookieFileMode checks that the cookie file is refused as erl
+// refuses it: unless it is a regular file (or a link to one) that group
+// and others have no access to.
+func TestNodeCookieFileMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("erl checks the cookie file's mode on Unix only")
+	}
+	for _, tt := range []struct {
+		mode fs.FileMode
+		ok   bool
+	}{
+		{0o400, true}, {0o600, true}, {0o700, true},
+		{0o644, false}, {0o640, false}, {0o604, false}, {0o610, false}, {0o601, false},
+	} {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			name := filepath.Join(home, ".erlang.cookie")
+			if err := os.WriteFile(name, []byte("SECRET"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(name, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			err := (&Node{Name: "a@host"}).init()
+			if tt.ok && err != nil {
+				t.Errorf("init() with a cookie file of mode %v = %v, want nil", tt.mode, err)
+			}
+			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "must be accessible by owner only")) {
+				t.Errorf("init() with a cookie file of mode %v = %v, want an error saying it must be accessible by owner only", tt.mode, err)
+			}
+		})
+	}
+	t.Run("symlink", func(t *testing.T) {
+		home := t.TempDir()
+		t.Setenv("HOME", home)
+		target := filepath.Join(home, "cookie")
+		if err := os.WriteFile(target, []byte("SECRET"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(home, ".erlang.cookie")); err != nil {
+			t.Skip(err)
+		}
+		n := &Node{Name: "a@host"}
+		if err := n.init(); err != nil || n.cookie != "SECRET" {
+			t.Errorf("init() with a link to a cookie file = %v, cookie %q; want nil, SECRET", err, n.cookie)
+		}
+	})
+	t.Run("directory", func(t *testing.T) {
+		home := t.TempDir()
+		t.Setenv("HOME", home)
+		if err := os.Mkdir(filepath.Join(home, ".erlang.cookie"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&Node{Name: "a@host"}).init(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("init() with a directory as cookie file = %v, want an error saying it is not a regular file", err)
+		}
+	})
 }
 
 func TestNodeName(t *testing.T) {

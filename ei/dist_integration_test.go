@@ -71,7 +71,7 @@ func newGoNode(t testing.TB, epmdPort int, flags ei.Flags) *ei.Node {
 
 // listenPublished starts a Listener for n on addr and registers it with
 // epmd. The caller closes it.
-func listenPublished(t *testing.T, ctx context.Context, n *ei.Node, addr string) *ei.Listener {
+func listenPublished(t testing.TB, ctx context.Context, n *ei.Node, addr string) *ei.Listener {
 	t.Helper()
 	l, err := n.Listen(ctx, addr)
 	if err != nil {

@@ -1,15 +1,16 @@
 package ei
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +91,22 @@ const (
 
 	distVersion5 = 5 // protocol version sent in old 'n' messages
 	distVersion6 = 6
+
+	// maxNodeNameLen is the longest node name in bytes, ours or a
+	// peer's: node names are atoms, which erl limits to 255 characters,
+	// and erl closes a handshake whose name it cannot make an atom.
+	maxNodeNameLen = 255
+
+	// maxHandshakeMsg is the longest handshake message read. The longest
+	// valid one, a challenge with a 255-byte name, has 274 bytes; the
+	// rest leaves room for fields a later OTP might append.
+	maxHandshakeMsg = 1024
 )
+
+// nameTimeout is how long the accepting side of a handshake waits for the
+// first message, the peer's name. A node sends it as soon as it has
+// connected, so waiting long only serves peers that are not nodes.
+const nameTimeout = 2 * time.Second
 
 // aLongTimeAgo is a deadline in the past, used to interrupt blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -109,7 +125,10 @@ type peerInfo struct {
 }
 
 // handshake runs one side of the distribution handshake. Messages are
-// framed with a 2-byte length over TCP and a 4-byte one over TLS.
+// framed with a 2-byte length over TCP and a 4-byte one over TLS. It
+// reads no further than the message it needs, unbuffered, so that it
+// holds no more memory than that message and leaves what follows the
+// handshake to the Conn.
 type handshake struct {
 	node   *Node
 	self   string // our full node name
@@ -117,28 +136,39 @@ type handshake struct {
 	flags  Flags // what we advertise
 	nc     net.Conn
 	cr     *connReader
-	r      *bufio.Reader
 	peer   string // expected peer name (client side, "" for any), or learned
 	trace  io.Writer
 
 	lenSize int  // bytes of the length before each message: 2, or 4 over TLS
 	nameMe  bool // client side: ask the peer for a name; self is our host
-}
 
-// maxHandshakeMsg bounds a handshake message read with a 4-byte length;
-// the longest one, a challenge, has a node name of at most 255 bytes.
-const maxHandshakeMsg = 0xffff
+	// nameBy, if set, is when the peer's name must have arrived (server
+	// side), nameTimeout after the connection was accepted.
+	nameBy      time.Time
+	nameTimeout time.Duration
+
+	// authenticated, if set, is called on the server side once the
+	// peer's digest checked out, before the challenge ack; the handshake
+	// fails with errEvicted if it returns false.
+	authenticated func() bool
+}
 
 // digest computes MD5(cookie ++ decimal(challenge)), as in dist_util:gen_digest.
 func digest(challenge uint32, cookie string) [16]byte {
 	return md5.Sum([]byte(cookie + strconv.FormatUint(uint64(challenge), 10)))
 }
 
+// digestEqual compares a received digest with the expected one in
+// constant time, so that timing tells an attacker nothing about it.
+func digestEqual(got []byte, want [16]byte) bool {
+	return subtle.ConstantTimeCompare(got, want[:]) == 1
+}
+
 // ioError wraps a handshake I/O failure, preferring the context error when
 // the context ended, so errors.Is(err, context.DeadlineExceeded) holds.
 func (h *handshake) ioError(ctx context.Context, op string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("ei: handshake with %s: %s: %w", h.peerName(), op, ctxErr)
+		return fmt.Errorf("ei: handshake with %s: %s: %w", h.peerName(), op, contextError(ctx))
 	}
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
@@ -159,7 +189,7 @@ func (h *handshake) protoError(off int, format string, args ...any) error {
 
 // write sends one handshake message with its length.
 func (h *handshake) write(ctx context.Context, op string, msg []byte) error {
-	if len(msg) > maxHandshakeMsg {
+	if len(msg) > 0xffff {
 		return fmt.Errorf("ei: handshake with %s: %s: message too long", h.peerName(), op)
 	}
 	var b []byte
@@ -182,7 +212,7 @@ func (h *handshake) write(ctx context.Context, op string, msg []byte) error {
 func (h *handshake) read(ctx context.Context, op string) ([]byte, error) {
 	msg, err := h.readMsg(op)
 	if err != nil {
-		return nil, h.ioError(ctx, "read "+op, err)
+		return nil, h.readError(ctx, op, err)
 	}
 	if len(msg) == 0 {
 		return nil, h.protoError(0, "empty %s message", op)
@@ -193,32 +223,70 @@ func (h *handshake) read(ctx context.Context, op string) ([]byte, error) {
 // readMsg reads one handshake message. It returns io.EOF, unwrapped, only
 // when the peer closed the connection before the message began.
 func (h *handshake) readMsg(op string) ([]byte, error) {
-	var n int
+	var n uint32
 	if h.lenSize == 4 {
 		var lb [4]byte
-		if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+		if _, err := io.ReadFull(h.cr, lb[:]); err != nil {
 			return nil, err
 		}
-		l := binary.BigEndian.Uint32(lb[:])
-		if l > maxHandshakeMsg {
-			return nil, h.protoError(0, "%s: message of %d bytes, more than %d", op, l, maxHandshakeMsg)
-		}
-		n = int(l)
+		n = binary.BigEndian.Uint32(lb[:])
 	} else {
 		var lb [2]byte
-		if _, err := io.ReadFull(h.r, lb[:]); err != nil {
+		if _, err := io.ReadFull(h.cr, lb[:]); err != nil {
 			return nil, err
 		}
-		n = int(binary.BigEndian.Uint16(lb[:]))
+		n = uint32(binary.BigEndian.Uint16(lb[:]))
+	}
+	if n > maxHandshakeMsg {
+		return nil, h.protoError(0, "%s: message of %d bytes, more than %d", op, n, maxHandshakeMsg)
 	}
 	msg := make([]byte, n)
-	if _, err := io.ReadFull(h.r, msg); err != nil {
+	if _, err := io.ReadFull(h.cr, msg); err != nil {
 		return nil, noEOF(err)
 	}
 	if h.trace != nil {
 		fmt.Fprintf(h.trace, "<- %s %x\n", op, msg)
 	}
 	return msg, nil
+}
+
+// readError wraps an error of readMsg: protocol errors as they are, I/O
+// errors with the operation.
+func (h *handshake) readError(ctx context.Context, op string, err error) error {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return err
+	}
+	if ctx.Err() == nil && !h.nameBy.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+		// Only the wait for the name has a deadline of its own.
+		return fmt.Errorf("ei: handshake with %s: read %s: nothing within %v: %w", h.peerName(), op, h.nameTimeout, err)
+	}
+	return h.ioError(ctx, "read "+op, err)
+}
+
+// readName reads the first message of the accepting side, the peer's
+// name, by h.nameBy if that is set.
+func (h *handshake) readName(ctx context.Context) ([]byte, error) {
+	if h.nameBy.IsZero() {
+		return h.read(ctx, "recv_name")
+	}
+	h.nc.SetReadDeadline(h.nameBy)
+	msg, err := h.read(ctx, "recv_name")
+	h.nc.SetReadDeadline(time.Time{})
+	if ctx.Err() != nil {
+		// The context ended around the clearing of the deadline: set
+		// the one that interrupts the rest of the handshake again.
+		h.nc.SetReadDeadline(aLongTimeAgo)
+	}
+	return msg, err
+}
+
+// checkNameLen refuses a peer's node name longer than ours may be.
+func (h *handshake) checkNameLen(op string, msg, name []byte) error {
+	if len(name) > maxNodeNameLen {
+		return h.protoError(len(msg)-len(name), "%s: node name of %d bytes, more than %d", op, len(name), maxNodeNameLen)
+	}
+	return nil
 }
 
 // challenge draws a random 32-bit challenge.
@@ -330,6 +398,9 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 	if r.Failed() {
 		return peerInfo{}, h.protoError(len(msg), "recv_challenge: message truncated")
 	}
+	if err := h.checkNameLen("recv_challenge", msg, name); err != nil {
+		return peerInfo{}, err
+	}
 	switch {
 	case h.peer == "":
 		// The caller did not know the name (ConnectAddr, ClientConn with
@@ -382,12 +453,12 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 		return peerInfo{}, wrapf(ErrAuth, "ei: handshake with %s: connection closed after our challenge reply", h.peer)
 	}
 	if err != nil {
-		return peerInfo{}, h.ioError(ctx, "read recv_challenge_ack", err)
+		return peerInfo{}, h.readError(ctx, "recv_challenge_ack", err)
 	}
 	if len(msg) != 17 || msg[0] != hsAck {
 		return peerInfo{}, h.protoError(0, "recv_challenge_ack: bad message %x", msg)
 	}
-	if want := digest(ours, h.cookie); string(msg[1:]) != string(want[:]) {
+	if !digestEqual(msg[1:], digest(ours, h.cookie)) {
 		return peerInfo{}, wrapf(ErrAuth, "ei: handshake with %s: wrong digest in challenge ack", h.peer)
 	}
 	return p, nil
@@ -396,7 +467,7 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 // server runs the accepting side ("B" in the spec).
 func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, error) {
 	// recv_name
-	msg, err := h.read(ctx, "recv_name")
+	msg, err := h.readName(ctx)
 	if err != nil {
 		return peerInfo{}, err
 	}
@@ -419,6 +490,10 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 	}
 	if r.Failed() {
 		return peerInfo{}, h.protoError(len(msg), "recv_name: message truncated")
+	}
+	// Like erl, close the connection without a status.
+	if err := h.checkNameLen("recv_name", msg, name); err != nil {
+		return peerInfo{}, err
 	}
 	if p.flags&FlagNameMe != 0 && p.version == distVersion6 {
 		// A host for which to make up a name, as dist_util:is_name_ok.
@@ -492,8 +567,11 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 		return peerInfo{}, h.protoError(0, "recv_challenge_reply: bad message %x", msg)
 	}
 	theirs := binary.BigEndian.Uint32(msg[1:5])
-	if want := digest(ours, h.cookie); string(msg[5:]) != string(want[:]) {
+	if !digestEqual(msg[5:], digest(ours, h.cookie)) {
 		return peerInfo{}, wrapf(ErrAuth, "ei: handshake with %s: wrong digest in challenge reply", h.peer)
+	}
+	if h.authenticated != nil && !h.authenticated() {
+		return peerInfo{}, errEvicted
 	}
 
 	// send_challenge_ack

@@ -47,7 +47,7 @@ type flowMsg struct {
 	data []byte
 }
 
-func readFlow(t *testing.T, file string) *flow {
+func readFlow(t testing.TB, file string) *flow {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -111,8 +111,7 @@ func (f *flow) play(c net.Conn, msgs []flowMsg) error {
 	r := bufio.NewReader(c)
 	for _, m := range msgs {
 		if !m.sent {
-			b := binary.BigEndian.AppendUint16(nil, uint16(len(m.data)))
-			if _, err := c.Write(append(b, m.data...)); err != nil {
+			if _, err := c.Write(hsFrame(m.data)); err != nil {
 				return fmt.Errorf("write %s: %v", m.op, err)
 			}
 			continue
@@ -223,6 +222,25 @@ func TestHandshakeWrongCookie(t *testing.T) {
 	}
 }
 
+// longName is a node name of 256 bytes, one more than a node name may
+// have.
+var longName = strings.Repeat("n", 251) + "@host"
+
+// sendNameMsg returns a send_name message ('N') from the node peer with
+// creation 7.
+func sendNameMsg(flags Flags, peer string) []byte {
+	b := []byte{'N'}
+	b = binary.BigEndian.AppendUint64(b, uint64(flags))
+	b = binary.BigEndian.AppendUint32(b, 7) // creation
+	b = binary.BigEndian.AppendUint16(b, uint16(len(peer)))
+	return append(b, peer...)
+}
+
+// hsFrame frames a handshake message with its 2-byte length.
+func hsFrame(msg []byte) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...)
+}
+
 // TestHandshakeBadPeer feeds malformed or refusing peer messages.
 func TestHandshakeBadPeer(t *testing.T) {
 	name := "erl@host"
@@ -231,13 +249,6 @@ func TestHandshakeBadPeer(t *testing.T) {
 		b = binary.BigEndian.AppendUint64(b, uint64(flags))
 		b = binary.BigEndian.AppendUint32(b, 42) // challenge
 		b = binary.BigEndian.AppendUint32(b, 7)  // creation
-		b = binary.BigEndian.AppendUint16(b, uint16(len(peer)))
-		return append(b, peer...)
-	}
-	sendName := func(flags Flags, peer string) []byte {
-		b := []byte{'N'}
-		b = binary.BigEndian.AppendUint64(b, uint64(flags))
-		b = binary.BigEndian.AppendUint32(b, 7) // creation
 		b = binary.BigEndian.AppendUint16(b, uint16(len(peer)))
 		return append(b, peer...)
 	}
@@ -253,7 +264,7 @@ func TestHandshakeBadPeer(t *testing.T) {
 		{"status bad tag", "client", [][]byte{[]byte("xok")}, isProtocolError},
 		{"challenge bad tag", "client", [][]byte{[]byte("sok"), {'x', 1, 2}}, isProtocolError},
 		{"challenge truncated", "client", [][]byte{[]byte("sok"), ok[:10]}, isProtocolError},
-		{"challenge name too long", "client", [][]byte{[]byte("sok"), ok[:len(ok)-1]}, isProtocolError},
+		{"challenge name truncated", "client", [][]byte{[]byte("sok"), ok[:len(ok)-1]}, isProtocolError},
 		{"challenge wrong node", "client", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, "other@host")}, isProtocolError},
 		{"challenge missing flags", "client", [][]byte{[]byte("sok"), challenge('N', FlagHandshake23, name)}, isError},
 		{"challenge bad name, any peer", "any", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, "nohost")}, isProtocolError},
@@ -262,11 +273,15 @@ func TestHandshakeBadPeer(t *testing.T) {
 		{"ack wrong digest", "client", [][]byte{[]byte("sok"), ok, append([]byte("a"), make([]byte, 16)...)}, isErrAuth},
 		{"name bad tag", "server", [][]byte{{'x'}}, isProtocolError},
 		{"name empty", "server", [][]byte{{}}, isProtocolError},
-		{"name truncated", "server", [][]byte{sendName(DefaultFlags, name)[:9]}, isProtocolError},
-		{"name invalid", "server", [][]byte{sendName(DefaultFlags, "nohost")}, isProtocolError},
-		{"name missing flags", "server", [][]byte{sendName(FlagHandshake23, name)}, isError},
-		{"reply bad", "server", [][]byte{sendName(DefaultFlags, name), []byte("r12")}, isProtocolError},
-		{"reply wrong digest", "server", [][]byte{sendName(DefaultFlags, name), append([]byte("r1234"), make([]byte, 16)...)}, isErrAuth},
+		{"name truncated", "server", [][]byte{sendNameMsg(DefaultFlags, name)[:9]}, isProtocolError},
+		{"name invalid", "server", [][]byte{sendNameMsg(DefaultFlags, "nohost")}, isProtocolError},
+		{"name missing flags", "server", [][]byte{sendNameMsg(FlagHandshake23, name)}, isError},
+		{"name too long", "server", [][]byte{sendNameMsg(DefaultFlags, longName)}, isProtocolError},
+		{"message too long", "server", [][]byte{sendNameMsg(DefaultFlags, strings.Repeat("n", 65000)+"@host")}, isProtocolError},
+		{"challenge name too long", "any", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, longName)}, isProtocolError},
+		{"challenge too long", "any", [][]byte{[]byte("sok"), challenge('N', DefaultFlags, strings.Repeat("n", 65000)+"@host")}, isProtocolError},
+		{"reply bad", "server", [][]byte{sendNameMsg(DefaultFlags, name), []byte("r12")}, isProtocolError},
+		{"reply wrong digest", "server", [][]byte{sendNameMsg(DefaultFlags, name), append([]byte("r1234"), make([]byte, 16)...)}, isErrAuth},
 		{"complement bad", "server", [][]byte{append([]byte{'n', 0, 5}, append(binary.BigEndian.AppendUint32(nil, uint32(DefaultFlags&flagHigh)), name...)...), []byte("c1")}, isProtocolError},
 	}
 	for _, tt := range tests {
@@ -279,7 +294,7 @@ func TestHandshakeBadPeer(t *testing.T) {
 			}()
 			go func() {
 				for _, m := range tt.peer {
-					b.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...))
+					b.Write(hsFrame(m))
 				}
 			}()
 			n := &Node{Name: "go@host", Cookie: "c", Creation: 1}
@@ -303,6 +318,36 @@ func TestHandshakeBadPeer(t *testing.T) {
 	}
 }
 
+// TestHandshakeLongName checks that the accepting side closes the
+// connection of a peer whose name is too long, as erl does, without a
+// status or a challenge.
+func TestHandshakeLongName(t *testing.T) {
+	for _, peer := range []string{longName, strings.Repeat("n", 65000) + "@host"} {
+		t.Run(strconv.Itoa(len(peer)), func(t *testing.T) {
+			a, b := net.Pipe()
+			defer b.Close()
+			go b.Write(hsFrame(sendNameMsg(DefaultFlags, peer)))
+			got := make(chan []byte, 1)
+			go func() {
+				r, _ := io.ReadAll(b)
+				got <- r
+			}()
+			n := &Node{Name: "go@host", Cookie: "c", Creation: 1}
+			c, err := n.ServerConn(context.Background(), a)
+			if err == nil {
+				c.Close()
+			}
+			var pe *ProtocolError
+			if !errors.As(err, &pe) {
+				t.Errorf("ServerConn() with a name of %d bytes = %v, want a *ProtocolError", len(peer), err)
+			}
+			if r := <-got; len(r) != 0 {
+				t.Errorf("ServerConn() with a name of %d bytes sent %q, want nothing", len(peer), r)
+			}
+		})
+	}
+}
+
 func isError(err error) bool         { return err != nil }
 func isErrAuth(err error) bool       { return errors.Is(err, ErrAuth) }
 func isProtocolError(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) }
@@ -313,29 +358,58 @@ func isHandshakeError(status string) func(error) bool {
 	}
 }
 
-// TestHandshakeContext checks that a peer that never answers is cut off
-// by the context, and that the error says so.
-func TestHandshakeContext(t *testing.T) {
-	for _, side := range []string{"client", "server"} {
-		t.Run(side, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				a, b := net.Pipe()
-				defer b.Close()
-				go io.Copy(io.Discard, b) // read, never answer
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				n := &Node{Name: "go@host", Cookie: "c", Creation: 1}
-				var err error
-				if side == "client" {
-					_, err = n.ClientConn(ctx, a, "erl@host")
-				} else {
-					_, err = n.ServerConn(ctx, a)
-				}
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("handshake = %v, want context.DeadlineExceeded", err)
-				}
+// TestHandshakeSetupTime checks, on a fake clock, that a handshake whose
+// context has no deadline ends at Node.SetupTime (DefaultSetupTime when
+// zero), that a context deadline, earlier or later, replaces it, and that
+// the error says what ended the handshake.
+func TestHandshakeSetupTime(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		setupTime time.Duration
+		deadline  time.Duration // of the context, if not zero
+		want      time.Duration
+	}{
+		{"default", 0, 0, DefaultSetupTime},
+		{"configured", 3 * time.Second, 0, 3 * time.Second},
+		{"later context deadline", 3 * time.Second, 20 * time.Second, 20 * time.Second},
+		{"earlier context deadline", 0, time.Second, time.Second},
+	} {
+		for _, side := range []string{"client", "server"} {
+			t.Run(tt.name+"/"+side, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					a, b := net.Pipe()
+					defer b.Close()
+					go io.Copy(io.Discard, b) // read, never answer
+					if side == "server" {
+						// The name, so that the name timeout does not end it.
+						go b.Write(hsFrame(sendNameMsg(DefaultFlags, "erl@host")))
+					}
+					ctx := context.Background()
+					if tt.deadline != 0 {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+						defer cancel()
+					}
+					n := &Node{Name: "go@host", Cookie: "c", Creation: 1, SetupTime: tt.setupTime}
+					start := time.Now()
+					var err error
+					if side == "client" {
+						_, err = n.ClientConn(ctx, a, "erl@host")
+					} else {
+						_, err = n.ServerConn(ctx, a)
+					}
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("handshake = %v, want context.DeadlineExceeded", err)
+					}
+					if tt.deadline == 0 && (err == nil || !strings.Contains(err.Error(), "setup time")) {
+						t.Errorf("handshake = %v, want an error naming the setup time", err)
+					}
+					if d := time.Since(start); d != tt.want {
+						t.Errorf("handshake ended after %v, want %v", d, tt.want)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -82,7 +82,7 @@ func (h *handshake) recvNamed(msg []byte) (Atom, uint32, error) {
 		return "", 0, h.protoError(err.(*ProtocolError).Offset, "recv_status: %s", strings.TrimPrefix(err.Error(), "ei: "))
 	}
 	alive, host, _ := strings.Cut(m.Name, "@")
-	if alive == "" || host != h.self || len(m.Name) > 255 {
+	if alive == "" || host != h.self || len(m.Name) > maxNodeNameLen {
 		return "", 0, h.protoError(len(statusNamed)+2, "recv_status: assigned name %q is not a name on host %q", m.Name, h.self)
 	}
 	return Atom(m.Name), m.Creation, nil
@@ -102,7 +102,7 @@ func (h *handshake) assignName(p *peerInfo) ([]byte, error) {
 		Name:     alive + "@" + string(p.name),
 		Creation: max(binary.BigEndian.Uint32(b[8:]), 4),
 	}
-	if len(m.Name) > 255 {
+	if len(m.Name) > maxNodeNameLen {
 		return nil, h.protoError(0, "recv_name: host %q is too long for a node name", p.name)
 	}
 	p.name = Atom(m.Name)

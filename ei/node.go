@@ -2,6 +2,7 @@ package ei
 
 import (
 	"bufio"
+	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -27,18 +28,20 @@ import (
 // zero; it matches erl's default (-kernel net_ticktime 60).
 const DefaultNetTickTime = 60 * time.Second
 
+// DefaultSetupTime is the setup time used when Node.SetupTime is zero; it
+// matches erl's default (-kernel net_setuptime 7).
+const DefaultSetupTime = 7 * time.Second
+
 // DefaultMaxMessageSize is the message size limit used when
 // Node.MaxMessageSize is zero: the same bound as MaxUncompressedSize puts
 // on a compressed term.
 const DefaultMaxMessageSize = MaxUncompressedSize
 
-// defaultHandshakeTimeout bounds each handshake a Listener runs, like
-// erl's net_setuptime (7 s).
-const defaultHandshakeTimeout = 10 * time.Second
-
-// maxPendingHandshakes bounds the handshakes a Listener runs at once,
-// counting established connections that Accept has not returned yet.
-const maxPendingHandshakes = 32
+// maxPending bounds the connections a Listener holds between accepting
+// them and Accept returning them: handshakes under way and established
+// connections. When it is reached, a new connection ends the oldest
+// handshake under way (see Listener).
+const maxPending = 1024
 
 // Node is a local distributed Erlang node: a C-node in erl_interface's
 // terms. It connects to other nodes, accepts connections from them, and
@@ -81,6 +84,15 @@ type Node struct {
 	// writing. Zero means DefaultNetTickTime. Use the peer's value
 	// (erl -kernel net_ticktime).
 	NetTickTime time.Duration
+
+	// SetupTime bounds setting up a connection, like erl's
+	// net_setuptime: in Connect and ConnectAddr the epmd lookup, the dial
+	// and the handshake, in ClientConn and ServerConn the handshake, when
+	// the context passed has no deadline (one that has bounds the call
+	// instead), and each handshake a Listener runs. A call cut short by
+	// it returns an error wrapping context.DeadlineExceeded. Zero means
+	// DefaultSetupTime.
+	SetupTime time.Duration
 
 	// MaxMessageSize is the largest distribution message a Conn receives,
 	// in bytes: a frame, or a message reassembled from fragments. A peer
@@ -162,8 +174,8 @@ func (n *Node) init() error {
 			n.initErr = fmt.Errorf("ei: node name %q is not of the form name@host", n.Name)
 			return
 		}
-		if len(n.Name) > 255 {
-			n.initErr = fmt.Errorf("ei: node name %q is longer than 255 bytes", n.Name)
+		if len(n.Name) > maxNodeNameLen {
+			n.initErr = fmt.Errorf("ei: node name %q is longer than %d bytes", n.Name, maxNodeNameLen)
 			return
 		}
 		n.naming.dynamic = strings.HasPrefix(n.Name, dynamicAlive+"@")
@@ -231,6 +243,13 @@ func (n *Node) advertised() Flags {
 	return (f | MandatoryFlags) & supportedFlags &^ FlagPublished
 }
 
+func (n *Node) setupTime() time.Duration {
+	if n.SetupTime > 0 {
+		return n.SetupTime
+	}
+	return DefaultSetupTime
+}
+
 // maxMessageSize returns the limit on the size of a message received; n
 // may be nil (a bare Conn in tests).
 func (n *Node) maxMessageSize() int {
@@ -238,6 +257,34 @@ func (n *Node) maxMessageSize() int {
 		return n.MaxMessageSize
 	}
 	return DefaultMaxMessageSize
+}
+
+// setupTimeoutError is the cause of a context ended by Node.SetupTime.
+type setupTimeoutError time.Duration
+
+func (e setupTimeoutError) Error() string {
+	return fmt.Sprintf("setup time %v exceeded", time.Duration(e))
+}
+
+func (e setupTimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// setupContext bounds ctx by the setup time, if it has no deadline.
+func (n *Node) setupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	d := n.setupTime()
+	return context.WithTimeoutCause(ctx, d, setupTimeoutError(d))
+}
+
+// contextError returns why ctx ended: ctx.Err(), or the setup time if
+// that ended it.
+func contextError(ctx context.Context) error {
+	var st setupTimeoutError
+	if cause := context.Cause(ctx); errors.As(cause, &st) {
+		return cause
+	}
+	return ctx.Err()
 }
 
 func (n *Node) netTickTime() time.Duration {
@@ -299,8 +346,9 @@ func (n *Node) CurrentCreation() (uint32, error) {
 
 // Connect connects to the node peer ("alive@host"): it asks the epmd on
 // host for the node's port (Node.EPMD says which port epmd listens on),
-// dials it, and runs the handshake. ctx bounds all of this; cancelling it
-// afterwards has no effect on the returned Conn.
+// dials it, and runs the handshake. ctx bounds all of this, or, when it
+// has no deadline, Node.SetupTime does; cancelling ctx afterwards has no
+// effect on the returned Conn.
 //
 // Errors: *HandshakeError when the peer refuses, an error wrapping
 // ErrAuth when the cookies differ, epmd.ErrNotRegistered (wrapped) when
@@ -313,6 +361,8 @@ func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
 	if !validNodeName(peer) {
 		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
 	}
+	ctx, cancel := n.setupContext(ctx)
+	defer cancel()
 	_, host, _ := strings.Cut(peer, "@")
 	port, version := n.DistPort, distVersion6
 	if port == 0 {
@@ -344,6 +394,8 @@ func (n *Node) ConnectAddr(ctx context.Context, peer, addr string) (*Conn, error
 	if peer != "" && !validNodeName(peer) {
 		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", peer)
 	}
+	ctx, cancel := n.setupContext(ctx)
+	defer cancel()
 	d := n.dialer()
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -363,7 +415,8 @@ func (n *Node) ConnectAddr(ctx context.Context, peer, addr string) (*Conn, error
 //
 // ClientConn takes ownership of nc: it closes nc when the handshake
 // fails, and the returned Conn closes it in Conn.Close. ctx bounds the
-// handshake; cancelling it afterwards has no effect on the Conn.
+// handshake, or, when it has no deadline, Node.SetupTime does; cancelling
+// ctx afterwards has no effect on the Conn.
 func (n *Node) ClientConn(ctx context.Context, nc net.Conn, peer string) (*Conn, error) {
 	if err := n.init(); err != nil {
 		nc.Close()
@@ -385,6 +438,8 @@ func (n *Node) clientConn(ctx context.Context, nc net.Conn, peer string, version
 // clientConnTo is clientConn over TLS (see startTLS), checking the
 // certificate of tlsHost.
 func (n *Node) clientConnTo(ctx context.Context, nc net.Conn, peer, tlsHost string, version int) (*Conn, error) {
+	ctx, cancel := n.setupContext(ctx)
+	defer cancel()
 	hc, lenSize, err := n.startTLS(ctx, nc, tlsHost, false)
 	if err != nil {
 		nc.Close()
@@ -403,21 +458,38 @@ func (n *Node) clientConnTo(ctx context.Context, nc net.Conn, peer, tlsHost stri
 
 // ServerConn runs the accepting side of the handshake on nc and returns
 // the connection. It is what a Listener does with each connection, for
-// connections accepted by other means. Errors are as for Connect.
+// connections accepted by other means. The peer must send its name within
+// 2 seconds, which any node does at once. Errors are as for Connect.
 //
 // ServerConn takes ownership of nc: it closes nc when the handshake
 // fails, and the returned Conn closes it in Conn.Close. ctx bounds the
-// handshake; cancelling it afterwards has no effect on the Conn.
+// handshake, or, when it has no deadline, Node.SetupTime does; cancelling
+// ctx afterwards has no effect on the Conn.
 func (n *Node) ServerConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	if err := n.init(); err != nil {
 		nc.Close()
 		return nil, err
+	}
+	return n.serverConn(ctx, nc, nameTimeout, nil)
+}
+
+// serverConn is ServerConn on an initialized node, waiting up to
+// nameTimeout for the peer's name (and, over TLS, the TLS handshake
+// before it), and calling authenticated, if not nil, once the peer has
+// proved it has the cookie (see handshake).
+func (n *Node) serverConn(ctx context.Context, nc net.Conn, nameTimeout time.Duration, authenticated func() bool) (*Conn, error) {
+	ctx, cancel := n.setupContext(ctx)
+	defer cancel()
+	var nameBy time.Time
+	if nameTimeout > 0 {
+		nameBy = time.Now().Add(nameTimeout)
 	}
 	self, err := n.currentName()
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("ei: accept: %w", err)
 	}
+	nc.SetReadDeadline(nameBy)
 	hc, lenSize, err := n.startTLS(ctx, nc, "", true)
 	if err != nil {
 		nc.Close()
@@ -425,21 +497,21 @@ func (n *Node) ServerConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 	}
 	h, stop := n.newHandshake(ctx, hc, "", lenSize)
 	h.self = self
+	h.nameTimeout, h.nameBy = nameTimeout, nameBy
+	h.authenticated = authenticated
 	p, err := h.server(ctx, n.creation.Load())
 	return n.finishHandshake(ctx, h, stop, p, err)
 }
 
 func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string, lenSize int) (*handshake, func() bool) {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
-	cr := &connReader{nc: nc}
 	return &handshake{
-		cr:     cr,
+		cr:     &connReader{nc: nc},
 		node:   n,
 		self:   n.Name,
 		cookie: n.cookie,
 		flags:  n.advertised(),
 		nc:     nc,
-		r:      bufio.NewReaderSize(cr, readBufferSize),
 		peer:   peer,
 		trace:  n.Trace,
 
@@ -450,40 +522,55 @@ func (n *Node) newHandshake(ctx context.Context, nc net.Conn, peer string, lenSi
 func (n *Node) finishHandshake(ctx context.Context, h *handshake, stop func() bool, p peerInfo, err error) (*Conn, error) {
 	if !stop() && err == nil {
 		// ctx ended as the handshake completed; the deadline may be set.
-		err = fmt.Errorf("ei: handshake with %s: %w", h.peerName(), ctx.Err())
+		err = fmt.Errorf("ei: handshake with %s: %w", h.peerName(), contextError(ctx))
 	}
 	if err != nil {
 		h.nc.Close()
 		return nil, err
 	}
 	h.nc.SetDeadline(time.Time{})
-	return newConn(n, h.nc, h.cr, h.r, p), nil
+	// The read buffer comes only now, so that a pending handshake holds
+	// no more than the message it reads.
+	return newConn(n, h.nc, h.cr, bufio.NewReaderSize(h.cr, readBufferSize), p), nil
 }
 
 // Listener accepts distribution connections for a Node.
 //
 // A Listener runs the handshake of each incoming connection in a
 // goroutine of its own, so a slow or silent peer does not hold up others.
-// Each handshake is bounded by 10 seconds; one that fails is logged
-// (Node.Logger) and its connection closed. Established connections wait
-// for Accept. At most 32 handshakes, counting established connections not
-// yet returned by Accept, are under way at once; further connections wait
-// in the operating system's backlog. Close stops all of this.
+// The peer must send its name within 2 seconds (over TLS, complete the
+// TLS handshake and send its name), and the whole handshake take at most
+// Node.SetupTime; one that fails is logged (Node.Logger) and its
+// connection closed. Established connections wait for Accept.
+//
+// A Listener holds at most 1024 connections between accepting them and
+// Accept returning them. When it holds that many and another arrives, the
+// oldest handshake whose peer has not yet proved it has the cookie is
+// ended to make room, so that peers without the cookie cannot lock others
+// out. Only when all 1024 are past that point (most of them established
+// connections waiting for Accept) do further connections wait in the
+// operating system's backlog. Over plain TCP, each pending handshake
+// holds a goroutine, its socket, and at most one handshake message of up
+// to 1 KiB. Close stops all of this.
 //
 // The methods of a Listener are safe for concurrent use.
 type Listener struct {
-	node             *Node
-	l                net.Listener
-	handshakeTimeout time.Duration
+	node        *Node
+	l           net.Listener
+	nameTimeout time.Duration
 
 	ctx     context.Context // parent of the handshakes; canceled by Close
 	stopAll context.CancelFunc
-	sem     chan struct{} // a token per handshake or undelivered Conn
 	conns   chan *Conn    // established connections, for Accept
 	closing chan struct{} // closed by Close
 	stopped sync.Once
 	stopErr error
 	wg      sync.WaitGroup // the accept loop and the handshakes
+
+	pendMu  sync.Mutex
+	pending int           // connections between accept and Accept, at most maxPending
+	running list.List     // the *pendingConn whose handshake runs, oldest first
+	freed   chan struct{} // a token when pending went down while full
 
 	publishing sync.Mutex // held by Publish, so that one registers at a time
 
@@ -491,6 +578,19 @@ type Listener struct {
 	reg    *epmd.Registration
 	closed bool
 }
+
+// pendingConn is a connection of a Listener between accept and Accept.
+type pendingConn struct {
+	ctx    context.Context // of its handshake
+	cancel context.CancelCauseFunc
+	elem   *list.Element // in Listener.running while the handshake runs
+	// evicted is set when the handshake was ended to make room for a
+	// newer connection, which took over its place in Listener.pending.
+	evicted bool
+}
+
+// errEvicted ends a handshake to make room for a newer connection.
+var errEvicted = fmt.Errorf("ei: handshake ended to make room: more than %d connections pending", maxPending)
 
 // Listen listens for distribution connections on the TCP address addr
 // (such as ":0" or "127.0.0.1:0") and starts accepting them (see
@@ -508,22 +608,23 @@ func (n *Node) Listen(ctx context.Context, addr string) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ei: listen: %w", err)
 	}
-	return n.newListener(l, defaultHandshakeTimeout), nil
+	return n.newListener(l, nameTimeout), nil
 }
 
 // newListener returns a Listener accepting from l, which it owns, and
-// starts its accept loop. The node must be initialized.
-func (n *Node) newListener(l net.Listener, handshakeTimeout time.Duration) *Listener {
+// starts its accept loop. The node must be initialized. Handshakes wait
+// nameTimeout for the peer's name.
+func (n *Node) newListener(l net.Listener, nameTimeout time.Duration) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	ln := &Listener{
-		node:             n,
-		l:                l,
-		handshakeTimeout: handshakeTimeout,
-		ctx:              ctx,
-		stopAll:          cancel,
-		sem:              make(chan struct{}, maxPendingHandshakes),
-		conns:            make(chan *Conn),
-		closing:          make(chan struct{}),
+		node:        n,
+		l:           l,
+		nameTimeout: nameTimeout,
+		ctx:         ctx,
+		stopAll:     cancel,
+		conns:       make(chan *Conn),
+		closing:     make(chan struct{}),
+		freed:       make(chan struct{}, 1),
 	}
 	ln.wg.Add(1)
 	go ln.acceptLoop()
@@ -605,20 +706,14 @@ func (l *Listener) isClosed() bool {
 	return l.closed
 }
 
-// acceptLoop accepts connections and starts their handshakes, holding a
-// token of l.sem for each, until the Listener stops.
+// acceptLoop accepts connections and starts their handshakes until the
+// Listener stops.
 func (l *Listener) acceptLoop() {
 	defer l.wg.Done()
 	var delay time.Duration // after an accept error, as net/http does
 	for {
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.closing:
-			return
-		}
 		nc, err := l.l.Accept()
 		if err != nil {
-			<-l.sem
 			if errors.Is(err, net.ErrClosed) {
 				l.stop() // so that Accept returns ErrClosed
 				return
@@ -636,22 +731,96 @@ func (l *Listener) acceptLoop() {
 			continue
 		}
 		delay = 0
+		p := l.admit()
+		if p == nil {
+			nc.Close()
+			return
+		}
 		l.wg.Add(1)
-		go l.handshake(nc)
+		go l.handshake(nc, p)
 	}
+}
+
+// admit counts a new connection in. When maxPending connections are held
+// already, it ends the oldest handshake under way and gives its place to
+// the new connection; when all of them are established, it waits for
+// Accept to take one, or returns nil when the Listener closes.
+func (l *Listener) admit() *pendingConn {
+	ctx, cancel := context.WithCancelCause(l.ctx)
+	p := &pendingConn{ctx: ctx, cancel: cancel}
+	for {
+		l.pendMu.Lock()
+		var old *pendingConn
+		if l.pending >= maxPending {
+			if e := l.running.Front(); e != nil {
+				old = l.running.Remove(e).(*pendingConn)
+				old.elem, old.evicted = nil, true
+				l.pending--
+			}
+		}
+		if l.pending < maxPending {
+			l.pending++
+			p.elem = l.running.PushBack(p)
+			l.pendMu.Unlock()
+			if old != nil {
+				old.cancel(errEvicted)
+			}
+			return p
+		}
+		l.pendMu.Unlock()
+		select {
+		case <-l.freed:
+		case <-l.closing:
+			cancel(nil)
+			return nil
+		}
+	}
+}
+
+// authenticated takes p, whose peer proved it has the cookie, off the
+// handshakes that may be ended to make room. It reports false if that
+// happened already.
+func (l *Listener) authenticated(p *pendingConn) bool {
+	l.pendMu.Lock()
+	defer l.pendMu.Unlock()
+	if p.evicted {
+		return false
+	}
+	l.running.Remove(p.elem)
+	p.elem = nil
+	return true
+}
+
+// release counts p out, once its connection failed or went to Accept.
+func (l *Listener) release(p *pendingConn) {
+	l.pendMu.Lock()
+	if !p.evicted {
+		if p.elem != nil {
+			l.running.Remove(p.elem)
+			p.elem = nil
+		}
+		l.pending--
+		select {
+		case l.freed <- struct{}{}:
+		default:
+		}
+	}
+	l.pendMu.Unlock()
+	p.cancel(nil)
 }
 
 // handshake runs the accepting side of the handshake on nc and hands the
 // connection to Accept.
-func (l *Listener) handshake(nc net.Conn) {
+func (l *Listener) handshake(nc net.Conn, p *pendingConn) {
 	defer l.wg.Done()
-	defer func() { <-l.sem }()
+	defer l.release(p)
 	remote := nc.RemoteAddr().String()
-	ctx, cancel := context.WithTimeout(l.ctx, l.handshakeTimeout)
-	c, err := l.node.ServerConn(ctx, nc)
-	cancel()
+	c, err := l.node.serverConn(p.ctx, nc, l.nameTimeout, func() bool { return l.authenticated(p) })
 	if err != nil {
 		if l.ctx.Err() == nil {
+			if context.Cause(p.ctx) == errEvicted {
+				err = errEvicted
+			}
 			l.node.logger().Warn("ei: handshake failed", "remote", remote, "err", err)
 		}
 		return

@@ -2,6 +2,7 @@ package ei
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"io/fs"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/goei/goei/internal/erltest"
 )
 
 func TestNodeCookieFile(t *testing.T) {
@@ -195,7 +198,7 @@ func TestListenerAccept(t *testing.T) {
 
 // TestListenerSilentPeer connects a TCP client that never sends anything,
 // then a real one: the real handshake completes while the silent one is
-// still pending. The silent handshake's timeout is an hour, so the real
+// still pending. The silent handshake's timeouts are an hour, so the real
 // connection being accepted within the test's context shows that it did
 // not wait for the silent one.
 func TestListenerSilentPeer(t *testing.T) {
@@ -209,6 +212,7 @@ func TestListenerSilentPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	server.SetupTime = time.Hour
 	l := server.newListener(tl, time.Hour)
 	defer l.Close()
 
@@ -300,12 +304,13 @@ func listenPipes(t *testing.T) (*Listener, *pipeListener) {
 		t.Fatal(err)
 	}
 	pl := newPipeListener()
-	return server.newListener(pl, defaultHandshakeTimeout), pl
+	return server.newListener(pl, nameTimeout), pl
 }
 
 // TestListenerHandshakeTimeout checks, on a fake clock, that a silent
-// peer does not delay another one, and that its handshake ends after the
-// handshake timeout.
+// peer does not delay another one, that a silent peer is cut off when it
+// has not sent its name in time, and that one that sent its name but no
+// more is cut off at the setup time.
 func TestListenerHandshakeTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -328,20 +333,35 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Accept() = %v", err)
 		}
-		if elapsed := time.Since(start); elapsed >= defaultHandshakeTimeout {
-			t.Errorf("Accept() took %v with a silent peer pending, want less than its handshake timeout %v", elapsed, defaultHandshakeTimeout)
+		if elapsed := time.Since(start); elapsed >= nameTimeout {
+			t.Errorf("Accept() took %v with a silent peer pending, want less than its name timeout %v", elapsed, nameTimeout)
 		}
 		if err := <-dialed; err != nil {
 			t.Errorf("ClientConn() = %v", err)
 		}
 		c.Close()
 
-		// The silent peer's connection is closed at its timeout.
+		// A peer that sends its name, then nothing.
+		named := pl.dial()
+		defer named.Close()
+		namedStart := time.Now()
+		closed := make(chan time.Time)
+		go func() {
+			io.Copy(io.Discard, named)
+			closed <- time.Now()
+		}()
+		named.Write(hsFrame(sendNameMsg(DefaultFlags, "n@h")))
+
+		// The silent peer's connection is closed at its name timeout.
 		if _, err := silent.Read(make([]byte, 1)); err != io.EOF {
 			t.Errorf("silent peer Read() = %v, want io.EOF", err)
 		}
-		if elapsed := time.Since(start); elapsed < defaultHandshakeTimeout {
-			t.Errorf("silent peer cut off after %v, want %v", elapsed, defaultHandshakeTimeout)
+		if elapsed := time.Since(start); elapsed != nameTimeout {
+			t.Errorf("silent peer cut off after %v, want %v", elapsed, nameTimeout)
+		}
+		// The named one at the setup time.
+		if elapsed := (<-closed).Sub(namedStart); elapsed != DefaultSetupTime {
+			t.Errorf("peer silent after its name cut off after %v, want %v", elapsed, DefaultSetupTime)
 		}
 	})
 }
@@ -384,14 +404,16 @@ func TestListenerClose(t *testing.T) {
 	})
 }
 
-// TestListenerPendingLimit checks that at most maxPendingHandshakes
-// connections are taken from the socket at once.
+// TestListenerPendingLimit checks that a Listener holding maxPending
+// handshakes under way ends the oldest for a new connection, and that
+// established connections nobody accepted are never ended that way: with
+// maxPending of them, new connections wait.
 func TestListenerPendingLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, pl := listenPipes(t)
 		defer l.Close()
 		var silent []net.Conn
-		for range maxPendingHandshakes {
+		for range maxPending {
 			silent = append(silent, pl.dial())
 		}
 		defer func() {
@@ -399,20 +421,179 @@ func TestListenerPendingLimit(t *testing.T) {
 				c.Close()
 			}
 		}()
-		accepted := make(chan net.Conn, 1)
-		go func() { accepted <- pl.dial() }()
+		synctest.Wait()
+		// One more connection ends the oldest handshake, and only that.
+		client := &Node{Name: "c@h", Cookie: "c", Creation: 2}
+		c, err := client.ClientConn(context.Background(), pl.dial(), "s@h")
+		if err != nil {
+			t.Fatalf("ClientConn() with %d handshakes pending = %v, want a connection", maxPending, err)
+		}
+		defer c.Close()
+		if _, err := silent[0].Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("oldest silent peer Read() = %v, want io.EOF", err)
+		}
+		silent[1].SetReadDeadline(time.Now().Add(time.Second / 2))
+		if _, err := silent[1].Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("second oldest silent peer Read() = %v, want it still waiting", err)
+		}
+	})
+}
+
+// TestListenerEstablishedLimit checks that established connections nobody
+// accepted are never ended to make room: with maxPending of them, a new
+// connection waits until Accept takes one.
+func TestListenerEstablishedLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l, pl := listenPipes(t)
+		defer l.Close()
+		client := &Node{Name: "c@h", Cookie: "c", Creation: 2}
+		var conns []*Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for range maxPending {
+			c, err := client.ClientConn(ctx, pl.dial(), "s@h")
+			if err != nil {
+				t.Fatalf("ClientConn() = %v", err)
+			}
+			conns = append(conns, c)
+		}
+		// The next connection is taken from the socket, but its
+		// handshake waits.
+		nc := pl.dial()
+		defer nc.Close()
+		type result struct {
+			c   *Conn
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			c, err := client.ClientConn(ctx, nc, "s@h")
+			done <- result{c, err}
+		}()
 		synctest.Wait()
 		select {
-		case <-accepted:
-			t.Fatalf("connection %d accepted with %d handshakes pending", maxPendingHandshakes+1, maxPendingHandshakes)
+		case r := <-done:
+			t.Fatalf("handshake %d with %d established connections waiting = %v, want it to wait", maxPending+1, maxPending, r.err)
 		default:
 		}
-		// One pending handshake fails; its slot goes to the waiting one.
-		silent[0].Close()
-		if c := <-accepted; c != nil {
-			silent[0] = c
-		} else {
-			t.Errorf("dial after a handshake ended = nil, want a connection")
+		for _, c := range conns {
+			if err := c.Err(); err != nil {
+				t.Fatalf("established connection ended: %v", err)
+			}
+		}
+		a, err := l.Accept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("handshake after Accept took a connection = %v", r.err)
+		}
+		r.c.Close()
+	})
+}
+
+// TestListenerPendingMemory checks that a pending handshake holds little
+// memory, even when its peer announced a long message and stopped: no
+// read buffer for the connection to come, and no room for more than
+// maxHandshakeMsg bytes.
+func TestListenerPendingMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, pl := listenPipes(t)
+		defer l.Close()
+		const n = 32
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var peers []net.Conn
+		for range n {
+			c := pl.dial()
+			defer c.Close()
+			// The length of the longest message read and its first
+			// byte, then nothing.
+			c.Write([]byte{maxHandshakeMsg >> 8, maxHandshakeMsg & 0xff, 'N'})
+			peers = append(peers, c)
+		}
+		synctest.Wait()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		const most = 16 << 10
+		per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+		t.Logf("a pending handshake holds %d bytes of heap", per)
+		if per > most {
+			t.Errorf("a pending handshake holds %d bytes of heap, want at most %d", per, most)
+		}
+		for _, c := range peers {
+			if _, err := c.Write([]byte{0}); err != nil {
+				t.Fatalf("peer Write() = %v, want the handshake still reading", err)
+			}
+		}
+		runtime.KeepAlive(peers)
+	})
+}
+
+// TestConnectAddrSetupTime checks that ConnectAddr with a context without
+// deadline gives up on a silent peer at Node.SetupTime.
+func TestConnectAddrSetupTime(t *testing.T) {
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent until the test ends
+		}
+	}()
+	n := &Node{Name: "a@h", Cookie: "c", SetupTime: 100 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() {
+		c, err := n.ConnectAddr(context.Background(), "s@h", tl.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "setup time") {
+			t.Errorf("ConnectAddr() to a silent peer = %v, want context.DeadlineExceeded naming the setup time", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("ConnectAddr() to a silent peer still waiting after a minute, with a setup time of %v", n.SetupTime)
+	}
+}
+
+// TestListenerTLSNameTimeout checks that over TLS, the name timeout covers
+// the TLS handshake too: a silent peer is cut off then, not at the setup
+// time.
+func TestListenerTLSNameTimeout(t *testing.T) {
+	cert := erltest.NewPKI(t).Issue(t, "s", "h")
+	synctest.Test(t, func(t *testing.T) {
+		server := &Node{Name: "s@h", Cookie: "c", Creation: 1, TLS: &tls.Config{Certificates: []tls.Certificate{cert.TLS}}}
+		if err := server.init(); err != nil {
+			t.Fatal(err)
+		}
+		pl := newPipeListener()
+		l := server.newListener(pl, nameTimeout)
+		defer l.Close()
+		start := time.Now()
+		silent := pl.dial()
+		defer silent.Close()
+		if _, err := silent.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("silent peer Read() = %v, want io.EOF", err)
+		}
+		if elapsed := time.Since(start); elapsed != nameTimeout {
+			t.Errorf("silent peer cut off after %v, want %v", elapsed, nameTimeout)
 		}
 	})
 }

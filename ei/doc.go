@@ -19,7 +19,8 @@
 // Decoders never panic and check every length against the bytes left
 // before allocating, so hostile input costs at most a small multiple of
 // its own size. Nesting is limited to MaxDepth, and compressed terms to
-// MaxUncompressedSize.
+// MaxUncompressedSize: inflating stops at the first byte past the size a
+// compressed term declares, so it costs at most that size and half a MiB.
 //
 // A Node is a hidden distributed Erlang node, a C-node in erl_interface's
 // terms. Node.Connect asks epmd where a node listens, dials it and runs
@@ -82,13 +83,16 @@
 //   - Node.Connect: the epmd lookup, the dial and the handshake;
 //     Node.ConnectAddr: the dial and the handshake; Node.ClientConn and
 //     Node.ServerConn: the handshake. Cancelling afterwards has no effect
-//     on the Conn returned.
+//     on the Conn returned. A context without a deadline gets one of
+//     Node.SetupTime (7 seconds unless set, erl's net_setuptime), so that
+//     these calls never wait forever on a silent peer.
 //   - Node.Listen and Listener.Publish: setting up the socket and the
 //     first epmd registration only; both last until Listener.Close, the
 //     registration renewing itself when epmd drops it.
 //   - Listener.Accept: the wait only. Handshakes run in the Listener, each
-//     bounded by 10 seconds, and a connection established after the
-//     cancellation goes to a later Accept.
+//     bounded by Node.SetupTime (and the peer's name by 2 seconds), and a
+//     connection established after the cancellation goes to a later
+//     Accept.
 //   - Conn.Receive: the wait only; the connection stays up.
 //   - The Conn send methods (Send, RegSend, Link, Unlink, Exit, Exit2,
 //     SendControl): a write blocked on a peer that does not read. If part
@@ -100,6 +104,18 @@
 // Besides contexts, the only timeout of an established Conn is the net
 // tick time (Node.NetTickTime): the connection to a peer silent that long
 // is closed with an error wrapping ErrTimeout.
+//
+// # Limits
+//
+// A peer cannot make a Node hold memory without bound: a Conn refuses
+// messages larger than Node.MaxMessageSize (64 MiB unless set) before
+// reading them, and fragmented messages in flight beyond
+// MaxFragmentedSize and MaxFragmentSequences; atom cache entries, like
+// atoms, have at most 255 characters; handshake messages are read up to
+// 1 KiB, and node names have at most 255 bytes, on both sides, as in erl.
+// A Listener holds at most 1024 pending connections and, to make room,
+// ends the oldest handshake of a peer that has not proved it has the
+// cookie, so that such peers cannot lock others out (see Listener).
 //
 // # Concurrency
 //
@@ -118,10 +134,11 @@
 // Receive, the other sends ticks. They end when the connection goes down;
 // Conn.Close closes it and waits for them. A Listener owns, from Listen
 // on, a goroutine that accepts connections and one per handshake under
-// way, at most 32 including established connections that Accept has not
-// returned yet, and from Publish on the goroutine of its
-// epmd.Registration; Listener.Close interrupts the handshakes, closes those
-// connections, ends the registration, and waits for all of its goroutines. A Conn returned by
-// Connect, Accept or the other constructors belongs to the caller, who
-// closes it; closing a Listener or ending a context does not close it.
+// way or established connection that Accept has not returned yet, at most
+// 1024 in all, and from Publish on the goroutine of its
+// epmd.Registration; Listener.Close interrupts the handshakes, closes
+// those connections, ends the registration, and waits for all of its
+// goroutines. A Conn returned by Connect, Accept or the other
+// constructors belongs to the caller, who closes it; closing a Listener
+// or ending a context does not close it.
 package ei

@@ -6,23 +6,32 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
-// deferAcceptSeconds is how long the kernel holds a connection that has
-// sent nothing before handing it over anyway.
-const deferAcceptSeconds = 5
+// deferAcceptSeconds is the TCP_DEFER_ACCEPT setting: the kernel holds a
+// connection that has sent nothing until it has resent its SYN-ACK once,
+// after deferAcceptWait, and then hands it over on the peer's next ACK.
+const (
+	deferAcceptSeconds = 1
+	deferAcceptWait    = time.Second
+)
 
-// deferAccept sets TCP_DEFER_ACCEPT on a listening socket. Failing to is
-// not an error: the listener then works as usual.
-func deferAccept(network, address string, c syscall.RawConn) error {
-	return c.Control(func(fd uintptr) {
-		syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT, deferAcceptSeconds)
+// deferAccept sets TCP_DEFER_ACCEPT on a listening socket and reports
+// whether that worked. Failing to is not an error: the listener then works
+// as usual.
+func deferAccept(c syscall.RawConn) bool {
+	ok := false
+	c.Control(func(fd uintptr) {
+		ok = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT, deferAcceptSeconds) == nil
 	})
+	return ok
 }
 
 // rawListen makes l, a TCP listener from Listen, a *rawListener, so that
 // Serve accepts on it with raw system calls; if that fails it returns l.
+// deferred tells whether l has TCP_DEFER_ACCEPT set.
 //
 // This is for the sequential lookup. When a Go program wakes from the
 // network poller with every P idle, its first system call made through
@@ -33,9 +42,8 @@ func deferAccept(network, address string, c syscall.RawConn) error {
 // lookup: about a third of each lookup on a 2-vCPU VM where waking an
 // idle CPU is dear. Raw system calls do not announce themselves to the
 // scheduler, so sysmon sleeps on. They are safe here because none of
-// them can block: the listening socket is non-blocking, and reads and
-// writes on accepted sockets pass MSG_DONTWAIT.
-func rawListen(l net.Listener) net.Listener {
+// them can block: the listening and accepted sockets are non-blocking.
+func rawListen(l net.Listener, deferred bool) net.Listener {
 	tl, ok := l.(*net.TCPListener)
 	if !ok {
 		return l
@@ -53,7 +61,11 @@ func rawListen(l net.Listener) net.Listener {
 	}
 	addr := tl.Addr()
 	tl.Close()
-	return &rawListener{f: f, rc: rc, addr: addr}
+	rl := &rawListener{f: f, rc: rc, addr: addr}
+	if deferred {
+		rl.waited = deferAcceptWait
+	}
+	return rl
 }
 
 // rawListener is a listening socket from Listen, on which Serve accepts
@@ -62,21 +74,18 @@ type rawListener struct {
 	f      *os.File
 	rc     syscall.RawConn
 	addr   net.Addr
+	waited time.Duration // how long a connection that sent nothing waited to be accepted
 	closed atomic.Bool
 }
 
-// Accept waits for and returns the next connection.
+// Accept waits for and returns the next connection, which is not a
+// *net.TCPConn.
 func (l *rawListener) Accept() (net.Conn, error) {
 	a, _, err := l.accept(nil)
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.conn()
-	if err != nil {
-		a.replyClose(nil)
-		return nil, &net.OpError{Op: "accept", Net: l.addr.Network(), Addr: l.addr, Err: err}
-	}
-	return c, nil
+	return a.conn(), nil
 }
 
 // Close closes the listener; a blocked Accept returns an error.
@@ -99,17 +108,20 @@ func newAccepter(l net.Listener) accepter {
 	return netAccepter{l}
 }
 
+func (l *rawListener) raw() bool { return true }
+
 func (l *rawListener) accept(buf []byte) (accepted, int, error) {
-	fd := -1
+	a := accepted{fd: -1}
 	var errno syscall.Errno
 	err := l.rc.Read(func(lfd uintptr) bool {
 		for {
-			// A blocking socket, so that os.NewFile leaves it out of the
-			// poller if conn hands it over.
-			nfd, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd, 0, 0, syscall.SOCK_CLOEXEC, 0, 0)
+			salen := uint32(unsafe.Sizeof(a.peer))
+			nfd, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd,
+				uintptr(unsafe.Pointer(&a.peer)), uintptr(unsafe.Pointer(&salen)),
+				syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0, 0)
 			switch e {
 			case 0:
-				fd = int(nfd)
+				a.fd = int(nfd)
 				return true
 			case syscall.EAGAIN:
 				return false // wait in the poller
@@ -127,64 +139,139 @@ func (l *rawListener) accept(buf []byte) (accepted, int, error) {
 		err = os.NewSyscallError("accept4", errno)
 	}
 	if err != nil {
-		if fd >= 0 {
-			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
+		if a.fd >= 0 {
+			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(a.fd), 0, 0)
 		}
 		return accepted{}, 0, &net.OpError{Op: "accept", Net: l.addr.Network(), Addr: l.addr, Err: err}
 	}
 	got := 0
 	if len(buf) > 0 {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd),
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), syscall.MSG_DONTWAIT, 0, 0)
-		if e == 0 {
-			got = int(n)
+		got = recvNow(a.fd, buf)
+		if got == 0 {
+			a.waited = l.waited
 		}
 	}
-	return accepted{fd: fd}, got, nil
+	return a, got, nil
 }
 
+// recvNow reads into b what socket fd has received so far, without
+// waiting, and returns the count: 0 when nothing is there or on error.
+func recvNow(fd int, b []byte) int {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd),
+		uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0
+	}
+	return int(n)
+}
+
+// sendNow writes b to socket fd without waiting.
+func sendNow(fd int, b []byte) error {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd),
+		uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
+	switch {
+	case e != 0:
+		return os.NewSyscallError("sendto", e)
+	case int(n) < len(b):
+		return io.ErrShortWrite
+	}
+	return nil
+}
+
+// closeFD closes socket fd.
+func closeFD(fd int) { syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0) }
+
 // accepted is a connection Serve has just accepted: c, or when c is nil
-// the socket fd that a rawListener accepted.
+// the non-blocking socket fd that a rawListener accepted from peer.
 type accepted struct {
-	c  net.Conn
-	fd int
+	c      net.Conn
+	fd     int
+	peer   syscall.RawSockaddrInet6 // large enough for IPv4 too
+	waited time.Duration            // how long it had been idle when accepted
 }
 
 // replyClose writes b, if not empty, and closes the connection.
-func (a accepted) replyClose(b []byte) error {
+func (a *accepted) replyClose(b []byte) error {
 	if a.c != nil {
 		return netReplyClose(a.c, b)
 	}
 	var err error
 	if len(b) > 0 {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(a.fd),
-			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
-		switch {
-		case e != 0:
-			err = os.NewSyscallError("sendto", e)
-		case int(n) < len(b):
-			err = io.ErrShortWrite
-		}
+		err = sendNow(a.fd, b)
 	}
-	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(a.fd), 0, 0)
+	closeFD(a.fd)
 	return err
 }
 
-// conn returns the connection as a net.Conn. For a raw socket this costs
-// a few system calls, which only requests other than lookups pay. TCP
-// keep-alive stays off, as Listen asks.
-func (a accepted) conn() (net.Conn, error) {
+// conn returns the connection as a net.Conn. A raw socket becomes an
+// *os.File in the network poller, which takes no second descriptor, as
+// net.FileConn would.
+func (a *accepted) conn() net.Conn {
 	if a.c != nil {
-		return a.c, nil
+		return a.c
 	}
-	f := os.NewFile(uintptr(a.fd), "epmd connection")
-	c, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		return nil, err
+	c := &fileConn{File: os.NewFile(uintptr(a.fd), "epmd connection"), remote: a.remoteAddr()}
+	if sa, err := syscall.Getsockname(a.fd); err == nil {
+		c.local = tcpAddr(sa)
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetKeepAlive(false)
+	if c.local == nil {
+		c.local = &net.TCPAddr{}
 	}
-	return c, nil
+	return c
 }
+
+// remoteAddr returns the peer's address.
+func (a *accepted) remoteAddr() *net.TCPAddr {
+	switch a.peer.Family {
+	case syscall.AF_INET:
+		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&a.peer))
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: int(ntohs(sa.Port))}
+	case syscall.AF_INET6:
+		return &net.TCPAddr{IP: net.IP(a.peer.Addr[:]).To16(), Port: int(ntohs(a.peer.Port))}
+	}
+	return &net.TCPAddr{}
+}
+
+// isLocal reports whether the peer is on this host, as isLocal does for
+// net.Addrs; it only asks for the local address when the peer is not on a
+// loopback address.
+func (a *accepted) isLocal() bool {
+	if a.c != nil {
+		return isLocal(a.c.RemoteAddr(), a.c.LocalAddr())
+	}
+	remote := a.remoteAddr()
+	if remote.IP.IsLoopback() {
+		return true
+	}
+	sa, err := syscall.Getsockname(a.fd)
+	if err != nil {
+		return false
+	}
+	return isLocal(remote, tcpAddr(sa))
+}
+
+// tcpAddr converts a socket address.
+func tcpAddr(sa syscall.Sockaddr) *net.TCPAddr {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return nil
+}
+
+// ntohs converts a port number in network byte order.
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// fileConn is an accepted socket as an *os.File, with its addresses.
+type fileConn struct {
+	*os.File
+	local, remote net.Addr
+}
+
+func (c *fileConn) LocalAddr() net.Addr  { return c.local }
+func (c *fileConn) RemoteAddr() net.Addr { return c.remote }

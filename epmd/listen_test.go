@@ -105,3 +105,54 @@ func TestListenServeRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestListenIdleTimeout: a client that connects to a Listen listener and
+// sends nothing is dropped once PacketTimeout has passed since it
+// connected, give or take the grace, however long the kernel holds the
+// connection before handing it over.
+func TestListenIdleTimeout(t *testing.T) {
+	l, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{PacketTimeout: time.Second}
+	addr := serveOn(t, s, l)
+	start := time.Now()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	elapsed := time.Since(start)
+	if n != 0 || err != io.EOF {
+		t.Fatalf("Read on an idle connection = %d, %v; want EOF", n, err)
+	}
+	if elapsed < s.PacketTimeout || elapsed > s.PacketTimeout+time.Second {
+		t.Errorf("idle connection closed after %v, want within a second after PacketTimeout %v", elapsed, s.PacketTimeout)
+	}
+}
+
+// TestListenTooLargePacket: a packet longer than the server takes is
+// read to its end before the connection is closed, so that the client's
+// write of it succeeds and the client sees a plain close, not a reset.
+func TestListenTooLargePacket(t *testing.T) {
+	l, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, &Server{}, l)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(frame(bytes.Repeat([]byte("z"), 63000))); err != nil {
+		t.Fatalf("writing a 63000-byte packet: %v", err)
+	}
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("Read after a 63000-byte packet = %d, %v; want EOF", n, err)
+	}
+}

@@ -481,14 +481,16 @@ func readAsync(c net.Conn) <-chan readResult {
 	return ch
 }
 
+// TestServerPacketTimeout: a connection that stays silent for
+// PacketTimeout, plus the grace, before its request is whole is closed.
 func TestServerPacketTimeout(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		timeout time.Duration
 		want    time.Duration
 	}{
-		{"default", 0, DefaultPacketTimeout},
-		{"5s", 5 * time.Second, 5 * time.Second},
+		{"default", 0, DefaultPacketTimeout + packetTimeoutGrace},
+		{"5s", 5 * time.Second, 5*time.Second + packetTimeoutGrace},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -542,6 +544,48 @@ func TestServerPacketTimeout(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestServerPacketTimeoutBetweenReads: PacketTimeout bounds the silence
+// between the parts of a request, not the time the whole request takes.
+// Like OTP's epmd, the server waits for a request sent a byte at a time
+// with pauses of exactly PacketTimeout.
+func TestServerPacketTimeoutBetweenReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newPipeListener()
+		s := &Server{PacketTimeout: time.Second}
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(l) }()
+		c := l.dial()
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			for i, b := range frame([]byte("zfoo")) {
+				if i > 0 {
+					time.Sleep(s.PacketTimeout)
+				}
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+			}
+		}()
+		if got, want := readAll(t, c), []byte{119, 1}; !bytes.Equal(got, want) {
+			t.Errorf("PORT_PLEASE2_REQ sent a byte a second = %x, want %x", got, want)
+		}
+		<-wrote
+		s.Close()
+		<-done
+	})
+}
+
+// readAll reads from c until it is closed.
+func readAll(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestServerShutdown(t *testing.T) {

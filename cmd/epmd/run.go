@@ -216,10 +216,13 @@ func call(ctx context.Context, port int, tag byte, silent bool, stdout, stderr i
 		return exitCode(1)
 	}
 	if silent {
-		stdout = io.Discard
+		return nil
 	}
-	fmt.Fprintf(stdout, "epmd: up and running on port %d with data:\n", int32(binary.BigEndian.Uint32(p[:])))
-	io.Copy(stdout, c)
+	// One write, like OTP's epmd whose stdio buffer holds it all, so
+	// that a reader of a pipe gets the header and the names together.
+	out := fmt.Appendf(nil, "epmd: up and running on port %d with data:\n", int32(binary.BigEndian.Uint32(p[:])))
+	rest, _ := io.ReadAll(c)
+	stdout.Write(append(out, rest...))
 	return nil
 }
 

@@ -319,9 +319,33 @@ func TestServeDebugLogs(t *testing.T) {
 	}
 	port, stop = serveInBackground(t)
 	runEPMD(t, "-port", strconv.Itoa(port), "-names")
-	if r := stop(); r.stderr != "" {
-		t.Errorf("run without -d logged %q, want nothing", r.stderr)
+	if r := stop(); strings.Contains(r.stderr, "NAMES_REQ") {
+		t.Errorf("run without -d logged %q, want no NAMES_REQ logged", r.stderr)
 	}
+}
+
+// TestNamesOneWrite: -names prints its header and the names in one write,
+// as OTP's epmd does, so that a program reading its output from a pipe
+// (such as OTP's epmd_SUITE) gets them in one piece.
+func TestNamesOneWrite(t *testing.T) {
+	port := erltest.StartEPMD(t)
+	registerFoo(t, port)
+	var w writeRecorder
+	if err := run(t.Context(), []string{"-port", strconv.Itoa(port), "-names"}, &w, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := "epmd: up and running on port " + strconv.Itoa(port) + " with data:\nname foo at port 5000\n"
+	if len(w.writes) != 1 || w.writes[0] != want {
+		t.Errorf("-names wrote %q, want one write of %q", w.writes, want)
+	}
+}
+
+// writeRecorder records each write.
+type writeRecorder struct{ writes []string }
+
+func (w *writeRecorder) Write(b []byte) (int, error) {
+	w.writes = append(w.writes, string(b))
+	return len(b), nil
 }
 
 // TestServeAlreadyRunning: like OTP's epmd, a second daemon on a port in

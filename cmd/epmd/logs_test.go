@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goei/goei/internal/erltest"
+)
+
+// logCase is something a client does to a daemon, which may make it log.
+type logCase struct {
+	name string
+	send []byte // sent on a new connection
+	shut bool   // then shut down the sending side, as closing it would
+	more []byte // or send this after the reply to an ALIVE2_REQ
+}
+
+var logCases = []logCase{
+	{"connect and close", nil, true, nil},
+	{"one byte and close", []byte{0}, true, nil},
+	{"nothing until the timeout", nil, false, nil},
+	{"one byte until the timeout", []byte{0}, false, nil},
+	{"partial packet until the timeout", []byte("\x00\x64only"), false, nil},
+	{"length 0", []byte{0, 0}, false, nil},
+	{"more bytes than the packet", []byte("\x00\x01n\x00"), false, nil},
+	{"NAMES_REQ", []byte("\x00\x01n"), false, nil},
+	{"PORT_PLEASE2_REQ for an unknown name", []byte("\x00\x04zfoo"), false, nil},
+	{"PORT_PLEASE2_REQ without a name", []byte("\x00\x01z"), false, nil},
+	{"ALIVE2_REQ too short", []byte("\x00\x05x\x00\x01M\x00"), false, nil},
+	{"ALIVE2_REQ and close", alive2Req("foo"), true, nil},
+	{"ALIVE2_REQ and more data", alive2Req("bar"), false, []byte{0}},
+	{"ALIVE2_REQ and more bytes than the packet", append(alive2Req("baz"), 0), false, nil},
+}
+
+// alive2Req is a framed ALIVE2_REQ for name.
+func alive2Req(name string) []byte {
+	body := append([]byte{120, 0x13, 0x88, 77, 0, 0, 6, 0, 5, 0, byte(len(name))}, name...)
+	body = append(body, 0, 0)
+	return append([]byte{0, byte(len(body))}, body...)
+}
+
+// TestServeLogsLikeOTP runs OTP's epmd and ours without -d and checks that
+// ours writes to standard error after the same events as OTP's: malformed
+// requests and connections closed early, but not requests dropped at the
+// packet timeout, nor registrations.
+func TestServeLogsLikeOTP(t *testing.T) {
+	otpBin := erltest.Need(t, "epmd")
+	daemons := []struct {
+		name   string
+		marker string // what the daemon logs for an unknown request
+		start  func(t *testing.T, stderr io.Writer) int
+	}{
+		{"otp", "got garbage", func(t *testing.T, stderr io.Writer) int {
+			port := erltest.FreePort(t)
+			cmd := exec.Command(otpBin, "-port", strconv.Itoa(port), "-address", "127.0.0.1", "-packet_timeout", "1")
+			cmd.Stderr = stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+			})
+			return port
+		}},
+		{"ours", "unknown request", func(t *testing.T, stderr io.Writer) int {
+			port := erltest.FreePort(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"-port", strconv.Itoa(port), "-address", "127.0.0.1", "-packet_timeout", "1"}, io.Discard, stderr)
+			}()
+			t.Cleanup(func() {
+				cancel()
+				<-done
+			})
+			return port
+		}},
+	}
+	logged := make([]map[string]bool, len(daemons))
+	t.Run("group", func(t *testing.T) {
+		for i, d := range daemons {
+			t.Run(d.name, func(t *testing.T) {
+				t.Parallel()
+				var stderr lockedBuffer
+				port := d.start(t, &stderr)
+				if err := erltest.WaitListening(port); err != nil {
+					t.Fatal(err)
+				}
+				logged[i] = make(map[string]bool)
+				addr := "127.0.0.1:" + strconv.Itoa(port)
+				from := waitLogged(t, addr, &stderr, d.marker, 0)
+				for _, c := range logCases {
+					c.do(t, addr)
+					to := waitLogged(t, addr, &stderr, d.marker, from)
+					out := stderr.String()[from:to]
+					logged[i][c.name] = strings.Count(out, "\n") > 1 // more than the marker's line
+					from = to
+				}
+			})
+		}
+	})
+	if t.Failed() || logged[0] == nil || logged[1] == nil {
+		return
+	}
+	for _, c := range logCases {
+		if otp, ours := logged[0][c.name], logged[1][c.name]; otp != ours {
+			t.Errorf("%s: OTP's epmd logged %v, ours logged %v", c.name, otp, ours)
+		}
+	}
+}
+
+// do runs the case against the epmd at addr and returns once epmd has
+// closed the connection, and so logged what it logs for the case.
+func (c logCase) do(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if len(c.send) > 0 {
+		if _, err := conn.Write(c.send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.shut || c.more != nil {
+		if len(c.send) > 2 && c.send[2] == 120 { // ALIVE2_REQ: wait for the reply
+			io.ReadFull(conn, make([]byte, 6))
+		}
+		if c.more != nil {
+			conn.Write(c.more)
+		} else {
+			conn.(*net.TCPConn).CloseWrite()
+		}
+	}
+	io.Copy(io.Discard, conn)
+}
+
+// waitLogged sends an unknown request to the epmd at addr, which both
+// epmds log, and waits until its line, marker, appears in stderr after
+// offset from; it returns the end of stderr then. Everything epmd logged
+// before it has then been written too.
+func waitLogged(t *testing.T, addr string, stderr *lockedBuffer, marker string, from int) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	conn.Write([]byte{0, 1, 'Q'})
+	io.Copy(io.Discard, conn)
+	conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := stderr.String()
+		if i := strings.Index(out[from:], marker); i >= 0 {
+			if j := strings.IndexByte(out[from+i:], '\n'); j >= 0 {
+				return from + i + j + 1
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epmd did not log %q; it logged %q", marker, out[from:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

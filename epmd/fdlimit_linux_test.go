@@ -54,7 +54,9 @@ func serveChild(limit string) int {
 
 // startChildServer runs a Server in a copy of the test binary whose file
 // descriptor limit is limit, and returns its address and process id. The
-// process ends at cleanup.
+// process ends at cleanup, and closes its connections first: then the
+// TIME_WAIT states they leave hold its port, not this side's ports,
+// which other programs on this machine may need.
 func startChildServer(t *testing.T, limit uint64) (string, int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -122,8 +124,9 @@ func freeFiles(t *testing.T, pid int, limit int) int {
 // own.
 func TestServerAtFileLimit(t *testing.T) {
 	const limit = 64
+	held := holdConns(t)
 	addr, pid := startChildServer(t, limit)
-	fillFiles(t, addr, pid, limit)
+	fillFiles(t, held, addr, pid, limit)
 	found := []byte{119, 0, 0x13, 0x88} // PORT2_RESP, found, port 5000
 	steps := []struct {
 		name string
@@ -155,8 +158,9 @@ func TestServerAtFileLimit(t *testing.T) {
 
 // fillFiles registers nodes fill0, fill1, ... on ports 5000, 5001, ...
 // with the server at addr, process pid with file limit limit, until it has
-// one descriptor left, and returns how many it registered.
-func fillFiles(t *testing.T, addr string, pid, limit int) int {
+// one descriptor left, and returns how many it registered. The
+// connections go to held.
+func fillFiles(t *testing.T, held *heldConns, addr string, pid, limit int) int {
 	t.Helper()
 	i := 0
 	// Register one before counting: the server sets up as it starts.
@@ -165,7 +169,11 @@ func fillFiles(t *testing.T, addr string, pid, limit int) int {
 			t.Fatalf("server may open %d more files after %d registrations", free, i)
 		}
 		for range free - 1 { // each takes one descriptor
-			_, reply := register(t, addr, alive2Body("fill"+strconv.Itoa(i), uint16(5000+i), 6, nil))
+			c, reply, err := registerNode(addr, alive2Body("fill"+strconv.Itoa(i), uint16(5000+i), 6, nil))
+			held.add(c)
+			if err != nil {
+				t.Fatalf("ALIVE2_REQ(fill%d): %v", i, err)
+			}
 			if reply[1] != 0 {
 				t.Fatalf("ALIVE2_REQ(fill%d) = %x, want result 0", i, reply)
 			}
@@ -173,6 +181,33 @@ func fillFiles(t *testing.T, addr string, pid, limit int) int {
 		}
 	}
 	return i
+}
+
+// heldConns are connections that a test holds open until cleanup.
+type heldConns struct {
+	mu sync.Mutex
+	cs []net.Conn
+}
+
+// holdConns returns connections that are closed at cleanup, after what
+// later calls set to happen at cleanup, such as ending a server: call it
+// before startChildServer.
+func holdConns(t *testing.T) *heldConns {
+	h := new(heldConns)
+	t.Cleanup(func() {
+		for _, c := range h.cs {
+			c.Close()
+		}
+	})
+	return h
+}
+
+func (h *heldConns) add(c net.Conn) {
+	if c != nil {
+		h.mu.Lock()
+		h.cs = append(h.cs, c)
+		h.mu.Unlock()
+	}
 }
 
 // splitRequest sends the request body in two parts, the second once the
@@ -242,25 +277,15 @@ func TestServerManyConnections(t *testing.T) {
 	if n < manyConns {
 		t.Logf("file limit %d allows %d connections, not %d", limit, n, manyConns)
 	}
+	held := holdConns(t)
 	addr, pid := startChildServer(t, uint64(n+spare))
-	conns := make([]net.Conn, n)
-	t.Cleanup(func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
-	// Spread the connections over several loopback source addresses so
-	// that they leave most local ports to others on this machine.
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for w := range 16 {
 		wg.Go(func() {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+w%4))}}
 			for i := w; i < n; i += 16 {
-				c, reply, err := registerNode(&d, addr, alive2Body("n"+strconv.Itoa(i), uint16(1+i%60000), 6, nil))
-				conns[i] = c
+				c, reply, err := registerNode(addr, alive2Body("n"+strconv.Itoa(i), uint16(1+i%60000), 6, nil))
+				held.add(c)
 				if err == nil && reply[1] != 0 {
 					err = fmt.Errorf("ALIVE2_REQ(n%d) = %x, want result 0", i, reply)
 				}
@@ -276,7 +301,7 @@ func TestServerManyConnections(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	total := n + fillFiles(t, addr, pid, n+spare)
+	total := n + fillFiles(t, held, addr, pid, n+spare)
 	for _, i := range []int{0, n / 2, n - 1} {
 		got := portPlease(t, addr, "n"+strconv.Itoa(i))
 		if len(got) < 4 || got[1] != 0 || int(binary.BigEndian.Uint16(got[2:])) != 1+i%60000 {
@@ -292,11 +317,10 @@ func TestServerManyConnections(t *testing.T) {
 	}
 }
 
-// registerNode sends an ALIVE2_REQ with body on a new connection made by
-// d, and returns the connection, which holds the registration, and the
-// reply.
-func registerNode(d *net.Dialer, addr string, body []byte) (net.Conn, []byte, error) {
-	c, err := d.Dial("tcp", addr)
+// registerNode sends an ALIVE2_REQ with body on a new connection, and
+// returns the connection, which holds the registration, and the reply.
+func registerNode(addr string, body []byte) (net.Conn, []byte, error) {
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}

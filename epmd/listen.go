@@ -39,9 +39,6 @@ type accepter interface {
 	// arrived on it so far, without waiting for more; it returns the
 	// connection and the number of bytes read.
 	accept(buf []byte) (accepted, int, error)
-	// raw reports whether accept returns raw sockets rather than
-	// net.Conns.
-	raw() bool
 }
 
 // netAccepter accepts with l.Accept.
@@ -54,8 +51,6 @@ func (a netAccepter) accept(buf []byte) (accepted, int, error) {
 	}
 	return accepted{c: c}, readNow(c, buf), nil
 }
-
-func (a netAccepter) raw() bool { return false }
 
 // netReplyClose writes b to c, if b is not empty, and closes c.
 func netReplyClose(c net.Conn, b []byte) error {

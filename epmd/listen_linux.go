@@ -76,6 +76,12 @@ type rawListener struct {
 	addr   net.Addr
 	waited time.Duration // how long a connection that sent nothing waited to be accepted
 	closed atomic.Bool
+	loop   atomic.Pointer[epollLoop] // that Serve waits on, if any
+
+	// For acceptNow, made once: a closure and what it accepted.
+	acceptFn func(uintptr)
+	next     accepted
+	nextErr  syscall.Errno
 }
 
 // Accept waits for and returns the next connection, which is not a
@@ -88,10 +94,17 @@ func (l *rawListener) Accept() (net.Conn, error) {
 	return a.conn(), nil
 }
 
-// Close closes the listener; a blocked Accept returns an error.
+// Close closes the listener; a blocked Accept, or Serve, returns an
+// error.
 func (l *rawListener) Close() error {
-	l.closed.Store(true)
-	if err := l.f.Close(); err != nil {
+	if l.closed.Swap(true) {
+		return &net.OpError{Op: "close", Net: l.addr.Network(), Addr: l.addr, Err: net.ErrClosed}
+	}
+	err := l.f.Close()
+	if p := l.loop.Load(); p != nil {
+		p.interrupt()
+	}
+	if err != nil {
 		return &net.OpError{Op: "close", Net: l.addr.Network(), Addr: l.addr, Err: net.ErrClosed}
 	}
 	return nil
@@ -108,39 +121,60 @@ func newAccepter(l net.Listener) accepter {
 	return netAccepter{l}
 }
 
-func (l *rawListener) raw() bool { return true }
-
+// accept waits for the next connection and reads what has arrived on it.
 func (l *rawListener) accept(buf []byte) (accepted, int, error) {
-	a := accepted{fd: -1}
+	var a accepted
 	var errno syscall.Errno
 	err := l.rc.Read(func(lfd uintptr) bool {
-		for {
-			salen := uint32(unsafe.Sizeof(a.peer))
-			nfd, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd,
-				uintptr(unsafe.Pointer(&a.peer)), uintptr(unsafe.Pointer(&salen)),
-				syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0, 0)
-			switch e {
-			case 0:
-				a.fd = int(nfd)
-				return true
-			case syscall.EAGAIN:
-				return false // wait in the poller
-			case syscall.EINTR, syscall.ECONNABORTED:
-				continue
-			}
-			errno = e
-			return true
-		}
+		a, errno = accept4(lfd)
+		return errno != syscall.EAGAIN // else wait in the poller
 	})
+	return l.accepted(a, errno, err, buf)
+}
+
+// acceptNow accepts the next connection and reads what has arrived on it,
+// without waiting: it returns syscall.EAGAIN when no connection is
+// waiting. Only one goroutine may call it, Serve's loop.
+func (l *rawListener) acceptNow(buf []byte) (accepted, int, error) {
+	if l.acceptFn == nil {
+		l.acceptFn = func(lfd uintptr) { l.next, l.nextErr = accept4(lfd) }
+	}
+	err := l.rc.Control(l.acceptFn)
+	return l.accepted(l.next, l.nextErr, err, buf)
+}
+
+// accept4 accepts a connection on the listening socket lfd.
+func accept4(lfd uintptr) (accepted, syscall.Errno) {
+	a := accepted{fd: -1}
+	for {
+		salen := uint32(unsafe.Sizeof(a.peer))
+		nfd, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd,
+			uintptr(unsafe.Pointer(&a.peer)), uintptr(unsafe.Pointer(&salen)),
+			syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0, 0)
+		switch e {
+		case 0:
+			a.fd = int(nfd)
+			return a, 0
+		case syscall.EINTR, syscall.ECONNABORTED:
+			continue
+		}
+		return a, e
+	}
+}
+
+// accepted finishes accept and acceptNow.
+func (l *rawListener) accepted(a accepted, errno syscall.Errno, err error, buf []byte) (accepted, int, error) {
 	switch {
 	case l.closed.Load():
 		err = net.ErrClosed
+	case err == nil && errno == syscall.EAGAIN:
+		return accepted{}, 0, syscall.EAGAIN // for acceptNow, which sees it after each burst
 	case err == nil && errno != 0:
 		err = os.NewSyscallError("accept4", errno)
 	}
 	if err != nil {
 		if a.fd >= 0 {
-			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(a.fd), 0, 0)
+			closeFD(a.fd)
 		}
 		return accepted{}, 0, &net.OpError{Op: "accept", Net: l.addr.Network(), Addr: l.addr, Err: err}
 	}
@@ -239,15 +273,21 @@ func (a *accepted) isLocal() bool {
 	if a.c != nil {
 		return isLocal(a.c.RemoteAddr(), a.c.LocalAddr())
 	}
-	remote := a.remoteAddr()
-	if remote.IP.IsLoopback() {
-		return true
+	switch a.peer.Family {
+	case syscall.AF_INET:
+		if (*syscall.RawSockaddrInet4)(unsafe.Pointer(&a.peer)).Addr[0] == 127 {
+			return true
+		}
+	case syscall.AF_INET6:
+		if ip := net.IP(a.peer.Addr[:]); ip.IsLoopback() {
+			return true
+		}
 	}
 	sa, err := syscall.Getsockname(a.fd)
 	if err != nil {
 		return false
 	}
-	return isLocal(remote, tcpAddr(sa))
+	return isLocal(a.remoteAddr(), tcpAddr(sa))
 }
 
 // tcpAddr converts a socket address.

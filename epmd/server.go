@@ -68,10 +68,10 @@ type Server struct {
 	reg       *registry
 	listeners map[*net.Listener]struct{}
 	conns     map[*serverConn]struct{}
-	watch     *aliveWatcher // registrations made on the accept loop
-	closing   bool          // Shutdown, Close or KILL_REQ has begun
+	loops     map[*epollLoop]struct{} // where Serve waits on Linux
+	closing   bool                    // Shutdown, Close or KILL_REQ has begun
 	nextID    atomic.Uint64
-	wg        sync.WaitGroup // connection goroutines and the alive watcher
+	wg        sync.WaitGroup // connection goroutines, and epoll loops whose Serve returned
 }
 
 // serverConn is one accepted connection.
@@ -116,13 +116,14 @@ func (s *Server) ListenAndServe() error {
 }
 
 // Serve accepts connections on l and serves each in its own goroutine,
-// except that a PORT_PLEASE2_REQ or ALIVE2_REQ that has fully arrived
-// when its connection is accepted is answered at once (see Listen). Serve
-// may be called for several listeners, which then share the registered
-// nodes. On Linux, Serve accepts on a listener from Listen with raw
-// system calls rather than l.Accept, and watches the connections of the
-// nodes it registers on its accept loop with epoll rather than a
-// goroutine each.
+// except that a PORT_PLEASE2_REQ that has fully arrived when its
+// connection is accepted is answered at once (see Listen). Serve may be
+// called for several listeners, which then share the registered nodes.
+// On Linux, Serve waits for a listener from Listen and for the nodes it
+// registers in an epoll instance of its own, as OTP's epmd does in
+// select: it answers a whole ALIVE2_REQ at once too, and a registered
+// node holds no goroutine. Those nodes stay registered when Serve returns
+// while the server runs on.
 // Serve closes l. It returns ErrServerClosed after Shutdown, Close
 // or an accepted KILL_REQ, or else the error from accepting.
 func (s *Server) Serve(l net.Listener) error {
@@ -133,11 +134,10 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	defer s.trackListener(&l, false)
 	defer l.Close()
-	acc := newAccepter(l)
-	if acc.raw() {
-		// Made now, before the descriptors may run out.
-		s.aliveWatcher()
+	if done, err := s.serveRaw(reg, l); done {
+		return err
 	}
+	acc := newAccepter(l)
 	var delay time.Duration
 	for {
 		buf := bufPool.Get().(*[inbufSize]byte)
@@ -158,7 +158,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.accepted(reg, a, buf, got)
+		s.accepted(reg, a, buf, got, nil)
 	}
 }
 
@@ -167,9 +167,9 @@ func (s *Server) Serve(l net.Listener) error {
 // PORT_PLEASE2_REQ, whose reply is small enough never to block, it
 // answers at once; that spares the common lookup a goroutine and the
 // thread handoffs that come with it. So it does with a whole ALIVE2_REQ
-// where it can watch the connection without a goroutine. Anything else
-// gets a goroutine.
-func (s *Server) accepted(reg *registry, a accepted, buf *[inbufSize]byte, got int) {
+// when p, the epollLoop that accepted the connection, can watch it.
+// Anything else gets a goroutine.
+func (s *Server) accepted(reg *registry, a accepted, buf *[inbufSize]byte, got int, p *epollLoop) {
 	if got >= 3 && int(binary.BigEndian.Uint16(buf[:]))+2 == got {
 		switch buf[2] {
 		case tagPortPlease2Req:
@@ -181,7 +181,7 @@ func (s *Server) accepted(reg *registry, a accepted, buf *[inbufSize]byte, got i
 			}
 			return
 		case tagAlive2Req:
-			if s.aliveNow(reg, a, buf[2:got]) {
+			if s.aliveNow(reg, a, buf[2:got], p) {
 				bufPool.Put(buf)
 				return
 			}
@@ -252,8 +252,8 @@ func (s *Server) beginClose(all bool) {
 	for l := range s.listeners {
 		(*l).Close()
 	}
-	if s.watch != nil {
-		s.watch.close()
+	for p := range s.loops {
+		p.close()
 	}
 	for sc := range s.conns {
 		if all || sc.alive {

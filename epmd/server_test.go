@@ -665,11 +665,21 @@ func TestServerShutdownContext(t *testing.T) {
 func TestServerManyNodes(t *testing.T) {
 	const n = 2000
 	needFiles(t, 2*n+200) // both ends of every connection
+	// Closed after the server, which closes its ends first: then the
+	// TIME_WAIT states hold the server's port rather than local ports
+	// that other programs on this machine may need.
+	conns := make([]net.Conn, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
 	s := &Server{}
 	addr := startServer(t, s)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	conns := make([]net.Conn, n)
 	sem := make(chan struct{}, 64)
 	for i := range n {
 		wg.Go(func() {
@@ -695,11 +705,6 @@ func TestServerManyNodes(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	})
 	var names NamesResp
 	if err := names.UnmarshalBinary(request(t, addr, []byte{tagNamesReq})); err != nil {
 		t.Fatal(err)

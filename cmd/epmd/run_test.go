@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -412,17 +411,7 @@ func TestErlWithServe(t *testing.T) {
 // TestDaemon builds the command and starts it with -daemon, which must
 // return at once and leave a detached epmd behind.
 func TestDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the command; skipped with -short")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not found")
-	}
-	bin := filepath.Join(t.TempDir(), "epmd")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildEPMD(t)
 	port := strconv.Itoa(erltest.FreePort(t))
 	cmd := exec.Command(bin, "-daemon", "-port", port, "-address", "127.0.0.1")
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {

@@ -27,6 +27,12 @@ type epollLoop struct {
 	epfd int
 	lfd  int32 // the listening socket, or -1 once it is gone
 
+	// For wait, used by one goroutine at a time.
+	events []syscall.EpollEvent
+	waitFn func(uintptr) bool
+	n      int
+	errno  syscall.Errno
+
 	mu     sync.Mutex
 	conns  map[int32]*aliveConn // by descriptor
 	closed bool
@@ -59,7 +65,9 @@ func newEpollLoop(l *rawListener) (*epollLoop, error) {
 		f.Close()
 		return nil, err
 	}
-	p := &epollLoop{file: f, rc: rc, epfd: epfd, lfd: -1, conns: make(map[int32]*aliveConn)}
+	p := &epollLoop{file: f, rc: rc, epfd: epfd, lfd: -1, conns: make(map[int32]*aliveConn),
+		events: make([]syscall.EpollEvent, 64)}
+	p.waitFn = p.poll
 	err = l.rc.Control(func(fd uintptr) {
 		p.lfd = int32(fd)
 		err = p.ctl(syscall.EPOLL_CTL_ADD, p.lfd, syscall.EPOLLIN)
@@ -109,31 +117,35 @@ func (c *aliveConn) Close() error {
 	return nil
 }
 
-// wait waits until there is news and stores the descriptors' events in
-// events; it returns how many. It returns os.ErrDeadlineExceeded at the
-// file's deadline, and another error once the loop is closed.
-func (p *epollLoop) wait(events []syscall.EpollEvent) (int, error) {
-	n := 0
-	var errno syscall.Errno
-	err := p.rc.Read(func(fd uintptr) bool {
-		for {
-			k, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
-				uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-			switch e {
-			case 0:
-				n = int(k)
-				return n > 0 // else wait in the poller
-			case syscall.EINTR:
-				continue
-			}
-			errno = e
-			return true
-		}
-	})
-	if err == nil && errno != 0 {
-		err = os.NewSyscallError("epoll_pwait", errno)
+// wait waits until there is news and returns the descriptors' events. It
+// returns os.ErrDeadlineExceeded at the file's deadline, and another error
+// once the loop is closed. Only one goroutine at a time may call it. It
+// asks epoll before it waits in the poller, as rc.Read requires: the
+// poller forgets what it saw before the call.
+func (p *epollLoop) wait() ([]syscall.EpollEvent, error) {
+	p.n, p.errno = 0, 0
+	err := p.rc.Read(p.waitFn)
+	if err == nil && p.errno != 0 {
+		err = os.NewSyscallError("epoll_pwait", p.errno)
 	}
-	return n, err
+	return p.events[:p.n], err
+}
+
+// poll is wait's function for rc.Read.
+func (p *epollLoop) poll(fd uintptr) bool {
+	for {
+		k, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
+			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+		switch e {
+		case 0:
+			p.n = int(k)
+			return p.n > 0 // else wait in the poller
+		case syscall.EINTR:
+			continue
+		}
+		p.errno = e
+		return true
+	}
 }
 
 // check closes the registered node's connection on descriptor fd, which
@@ -219,18 +231,17 @@ func (s *Server) serveRaw(reg *registry, l net.Listener) (bool, error) {
 // connections of the nodes it registers, until the server or l is closed
 // or l fails. The nodes stay registered while the server runs.
 func (s *Server) runLoop(reg *registry, l *rawListener, p *epollLoop) error {
-	events := make([]syscall.EpollEvent, 64)
 	var delay time.Duration // before accepting again, after running out of descriptors
 	paused := false
 	var err error
 	for err == nil {
-		var n int
-		n, err = p.wait(events)
+		var events []syscall.EpollEvent
+		events, err = p.wait()
 		if errors.Is(err, os.ErrDeadlineExceeded) && !l.closed.Load() {
 			err, paused = p.resume(), false
 			continue
 		}
-		for _, ev := range events[:n] {
+		for _, ev := range events {
 			if ev.Fd == p.lfd {
 				delay, err = s.acceptAll(reg, l, p, delay)
 				paused = delay > 0
@@ -258,7 +269,7 @@ func (s *Server) runLoop(reg *registry, l *rawListener, p *epollLoop) error {
 	go func() {
 		defer s.wg.Done()
 		for {
-			n, err := p.wait(events)
+			events, err := p.wait()
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				p.file.SetReadDeadline(time.Time{})
 				continue
@@ -266,7 +277,7 @@ func (s *Server) runLoop(reg *registry, l *rawListener, p *epollLoop) error {
 			if err != nil {
 				break
 			}
-			for _, ev := range events[:n] {
+			for _, ev := range events {
 				s.checkAlive(reg, p, ev.Fd)
 			}
 		}

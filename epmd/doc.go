@@ -40,8 +40,8 @@
 // returns ErrServerClosed. Shutdown(ctx) stops accepting, closes the
 // connections of registered nodes (which unregisters them) and waits for
 // requests in progress; when ctx ends first it closes everything and
-// returns ctx's error. A client that is slow to send its request is
-// dropped after Server.PacketTimeout.
+// returns ctx's error. A client that stays silent for Server.PacketTimeout
+// before its request is whole is dropped.
 //
 // # Concurrency
 //
@@ -49,9 +49,14 @@
 // time. The client functions hold no shared state and are safe for
 // concurrent use. A Registration owns a goroutine that watches its
 // connection and registers again; its methods are safe for concurrent use,
-// and Close and Shutdown end the goroutine and wait for it. A Server serves each connection in its own goroutine,
-// but answers lookups whose request is already in on its accept loop; its
-// methods are safe for concurrent use, and Close and Shutdown wait for the
-// goroutines it started. A Server may serve several listeners at once,
-// which share its registered nodes.
+// and Close and Shutdown end the goroutine and wait for it.
+//
+// A Server serves each connection in its own goroutine, but answers
+// lookups whose request is already in on its accept loop. On Linux, Serve
+// on a listener from Listen waits for new connections and for the nodes
+// it registered in an epoll instance of its own, with one goroutine: it
+// answers registrations there too, and a registered node holds no
+// goroutine. Its methods are safe for concurrent use, and Close and
+// Shutdown wait for the goroutines it started. A Server may serve several
+// listeners at once, which share its registered nodes.
 package epmd

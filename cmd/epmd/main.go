@@ -6,9 +6,10 @@
 //	epmd [-d|-debug] [-port No] [-names|-kill|-stop name]
 //
 // Unlike OTP's epmd it registers any number of nodes. -daemon starts a new
-// copy of the program in its own session, as Go cannot fork. -d logs to
-// standard error: problems by default, registrations with one -d, every
-// request with two.
+// copy of the program in its own session, as Go cannot fork. It logs to
+// standard error: by default after the events OTP's epmd reports without
+// -d (malformed requests, connections closed before their request was
+// whole), registrations with one -d, every request with two.
 package main
 
 import (

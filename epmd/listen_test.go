@@ -156,3 +156,56 @@ func TestListenTooLargePacket(t *testing.T) {
 		t.Errorf("Read after a 63000-byte packet = %d, %v; want EOF", n, err)
 	}
 }
+
+// TestListenCloseKeepsNodes: closing a Listen listener alone ends its
+// Serve, but the nodes registered through it stay registered, and are
+// watched, until their connections end or the server closes.
+func TestListenCloseKeepsNodes(t *testing.T) {
+	s := &Server{RelaxedCommandCheck: true}
+	var addrs [2]string
+	var ls [2]net.Listener
+	var served [2]chan error
+	for i := range ls {
+		l, err := Listen(t.Context(), "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls[i], addrs[i], served[i] = l, l.Addr().String(), make(chan error, 1)
+		go func() { served[i] <- s.Serve(l) }()
+	}
+	t.Cleanup(func() { s.Close() })
+	foo, _ := register(t, addrs[0], alive2Body("foo", 5000, 6, nil))
+	bar, _ := register(t, addrs[0], alive2Body("bar", 5001, 6, nil))
+
+	ls[0].Close()
+	if err := <-served[0]; err == nil || errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after its listener closed = %v, want an error other than ErrServerClosed", err)
+	}
+	if got := portPlease(t, addrs[1], "foo"); len(got) < 2 || got[1] != 0 {
+		t.Errorf("PORT_PLEASE2_REQ(foo) after its listener closed = %x, want found", got)
+	}
+	foo.Close()
+	waitFor(t, "foo unregistered", func() bool {
+		got := portPlease(t, addrs[1], "foo")
+		return len(got) == 2 && got[1] == 1
+	})
+	if got := request(t, addrs[1], []byte("sbar")); string(got) != "STOPPED" {
+		t.Errorf("STOP_REQ(bar) = %q, want STOPPED", got)
+	}
+	bar.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := bar.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("bar's connection after STOP_REQ: Read = %d, %v; want EOF", n, err)
+	}
+
+	baz, _ := register(t, addrs[1], alive2Body("baz", 5002, 6, nil))
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served[1]; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+	}
+	baz.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := baz.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("baz's connection after Shutdown: Read = %d, %v; want EOF", n, err)
+	}
+}

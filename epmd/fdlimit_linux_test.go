@@ -144,7 +144,11 @@ func TestServerAtFileLimit(t *testing.T) {
 		{"STOP_REQ", func() []byte { return request(t, addr, []byte("snone")) },
 			func(b []byte) bool { return string(b) == "NOEXISTSTOPPED" }},
 		// This takes the last descriptor until the connection closes.
-		{"ALIVE2_REQ", func() []byte { return aliveOnce(t, addr, alive2Body("last", 6000, 6, nil)) },
+		{"ALIVE2_REQ", func() []byte {
+			c, reply := register(t, addr, alive2Body("last", 6000, 6, nil))
+			c.Close()
+			return reply
+		},
 			func(b []byte) bool { return len(b) == 6 && b[0] == tagAlive2XResp && b[1] == 0 }},
 		{"KILL_REQ", func() []byte { return request(t, addr, []byte{tagKillReq}) },
 			func(b []byte) bool { return string(b) == "OK" }},
@@ -236,22 +240,6 @@ func splitRequest(t *testing.T, addr string, pid, limit int, body []byte) []byte
 	c.Write(req[2:])
 	b, _ := io.ReadAll(c)
 	return b
-}
-
-// aliveOnce registers with an ALIVE2_REQ body, returns the reply, and
-// closes the connection.
-func aliveOnce(t *testing.T, addr string, body []byte) []byte {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	c.Write(frame(body))
-	b := make([]byte, 6)
-	n, _ := io.ReadFull(c, b)
-	return b[:n]
 }
 
 // manyConns is how many connections TestServerManyConnections holds open.

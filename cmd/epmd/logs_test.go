@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,20 +90,17 @@ func TestServeLogsLikeOTP(t *testing.T) {
 		for i, d := range daemons {
 			t.Run(d.name, func(t *testing.T) {
 				t.Parallel()
-				var stderr lockedBuffer
-				port := d.start(t, &stderr)
+				stderr, lines := lineReader(t)
+				port := d.start(t, stderr)
 				if err := erltest.WaitListening(port); err != nil {
 					t.Fatal(err)
 				}
 				logged[i] = make(map[string]bool)
 				addr := "127.0.0.1:" + strconv.Itoa(port)
-				from := waitLogged(t, addr, &stderr, d.marker, 0)
+				waitLogged(t, addr, lines, d.marker)
 				for _, c := range logCases {
 					c.do(t, addr)
-					to := waitLogged(t, addr, &stderr, d.marker, from)
-					out := stderr.String()[from:to]
-					logged[i][c.name] = strings.Count(out, "\n") > 1 // more than the marker's line
-					from = to
+					logged[i][c.name] = waitLogged(t, addr, lines, d.marker) > 0
 				}
 			})
 		}
@@ -147,10 +144,10 @@ func (c logCase) do(t *testing.T, addr string) {
 }
 
 // waitLogged sends an unknown request to the epmd at addr, which both
-// epmds log, and waits until its line, marker, appears in stderr after
-// offset from; it returns the end of stderr then. Everything epmd logged
-// before it has then been written too.
-func waitLogged(t *testing.T, addr string, stderr *lockedBuffer, marker string, from int) int {
+// epmds log, and reads lines until its line, which holds marker; it
+// returns how many lines came before. Everything epmd logged before the
+// request has then been read.
+func waitLogged(t *testing.T, addr string, lines <-chan string, marker string) int {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -160,35 +157,39 @@ func waitLogged(t *testing.T, addr string, stderr *lockedBuffer, marker string, 
 	conn.Write([]byte{0, 1, 'Q'})
 	io.Copy(io.Discard, conn)
 	conn.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := stderr.String()
-		if i := strings.Index(out[from:], marker); i >= 0 {
-			if j := strings.IndexByte(out[from+i:], '\n'); j >= 0 {
-				return from + i + j + 1
+	timeout := time.After(30 * time.Second)
+	for n := 0; ; n++ {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("epmd's standard error ended before it logged %q", marker)
 			}
+			if strings.Contains(line, marker) {
+				return n
+			}
+		case <-timeout:
+			t.Fatalf("epmd did not log %q", marker)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("epmd did not log %q; it logged %q", marker, out[from:])
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// lineReader returns a pipe to write to, closed at cleanup, and the lines
+// written to it.
+func lineReader(t *testing.T) (*os.File, <-chan string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() { w.Close() })
+	return w, lines
 }

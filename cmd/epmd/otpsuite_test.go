@@ -149,8 +149,8 @@ func runEpmdSuite(t *testing.T, erl, bin string) *suiteResult {
 	cmd := exec.CommandContext(ctx, erl, "-noshell", "-noinput", "-eval", eval)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+dir)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out // one writer: written by one goroutine at a time
 	runErr := cmd.Run()
 	// A suite that ends early may leave an epmd behind, with no node
 	// registered once erl is gone: KILL_REQ ends it.

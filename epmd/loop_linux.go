@@ -44,7 +44,7 @@ type aliveConn struct {
 	fd      int32
 	id      uint64
 	node    *node // nil when the registration was refused
-	watched bool  // in loop.conns; guarded by loop.mu
+	watched bool  // in loop.conns, its socket open; guarded by loop.mu
 	stopped bool  // Close was called; guarded by loop.mu
 }
 
@@ -68,10 +68,14 @@ func newEpollLoop(l *rawListener) (*epollLoop, error) {
 	p := &epollLoop{file: f, rc: rc, epfd: epfd, lfd: -1, conns: make(map[int32]*aliveConn),
 		events: make([]syscall.EpollEvent, 64)}
 	p.waitFn = p.poll
+	var addErr error
 	err = l.rc.Control(func(fd uintptr) {
 		p.lfd = int32(fd)
-		err = p.ctl(syscall.EPOLL_CTL_ADD, p.lfd, syscall.EPOLLIN)
+		addErr = p.ctl(syscall.EPOLL_CTL_ADD, p.lfd, syscall.EPOLLIN)
 	})
+	if err == nil {
+		err = addErr
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -167,6 +171,7 @@ func (p *epollLoop) check(fd int32, peek bool) (c *aliveConn, data bool) {
 		data = e == 0 && n > 0
 	}
 	delete(p.conns, fd)
+	c.watched = false
 	closeFD(int(fd))
 	return c, data
 }
@@ -190,6 +195,7 @@ func (p *epollLoop) closeAll() []*aliveConn {
 	p.closed = true
 	var cs []*aliveConn
 	for fd, c := range p.conns {
+		c.watched = false
 		closeFD(int(fd))
 		cs = append(cs, c)
 	}

@@ -116,6 +116,7 @@ type Conn struct {
 	kindRefs int    // and how many atom cache references it had
 
 	msgs     chan Message
+	handler  connHandler   // takes messages instead of msgs, for connections in a Node's table
 	readDone chan struct{} // closed when the read goroutine ends
 	readErr  error         // why it ended; set before readDone closes
 
@@ -167,6 +168,12 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 func newConn(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerInfo) *Conn {
+	return newConnWith(n, nc, cr, br, p, nil)
+}
+
+// newConnWith is newConn for a connection whose messages go to h (see
+// connHandler), if h is not nil.
+func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerInfo, h connHandler) *Conn {
 	c := &Conn{
 		node:     n,
 		nc:       nc,
@@ -179,6 +186,10 @@ func newConn(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerInfo)
 		readDone: make(chan struct{}),
 		rpcWait:  make(map[Pid]chan Term),
 		closing:  make(chan struct{}),
+		handler:  h,
+	}
+	if h != nil {
+		h.attach(c)
 	}
 	tick := n.netTickTime()
 	cr.timeout = tick
@@ -465,6 +476,9 @@ func (c *Conn) readLoop() {
 	c.readErr = err
 	close(c.readDone)
 	c.nc.Close()
+	if c.handler != nil {
+		c.handler.down(c)
+	}
 }
 
 func (c *Conn) readError(err error) error {
@@ -530,6 +544,10 @@ func (c *Conn) readFrames() error {
 			}
 		}
 		if c.route(m) {
+			continue
+		}
+		if c.handler != nil {
+			c.handler.deliver(c, m)
 			continue
 		}
 		select {

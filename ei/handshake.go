@@ -139,8 +139,9 @@ type handshake struct {
 	peer   string // expected peer name (client side, "" for any), or learned
 	trace  io.Writer
 
-	lenSize int  // bytes of the length before each message: 2, or 4 over TLS
-	nameMe  bool // client side: ask the peer for a name; self is our host
+	lenSize int     // bytes of the length before each message: 2, or 4 over TLS
+	nameMe  bool    // client side: ask the peer for a name; self is our host
+	arb     arbiter // the node's connection table, for its connections; nil otherwise
 
 	// nameBy, if set, is when the peer's name must have arrived (server
 	// side), nameTimeout after the connection was accepted.
@@ -360,8 +361,13 @@ func (h *handshake) client(ctx context.Context, version int, creation uint32) (p
 		switch status := string(msg[1:]); status {
 		case "ok", "ok_simultaneous":
 		case "alive":
-			// The peer believes a connection from us is up already; this
-			// connection is the one we want, so tell it to continue.
+			// The peer believes a connection from us is up already. Tell
+			// it whether this one replaces it (it does, unless the node's
+			// connection table gave up this attempt meanwhile).
+			if h.arb != nil && !h.arb.alive() {
+				h.write(ctx, "send_status", []byte("sfalse"))
+				return peerInfo{}, &HandshakeError{Peer: h.peerName(), Status: status}
+			}
 			if err := h.write(ctx, "send_status", []byte("strue")); err != nil {
 				return peerInfo{}, err
 			}
@@ -516,7 +522,12 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 			return peerInfo{}, err
 		}
 	}
-	if err := h.write(ctx, "send_status", status); err != nil {
+	if h.arb != nil {
+		// The node's connection table decides (simultaneous connects).
+		if err := h.arbitrate(ctx, p.name, status); err != nil {
+			return peerInfo{}, err
+		}
+	} else if err := h.write(ctx, "send_status", status); err != nil {
 		return peerInfo{}, err
 	}
 
@@ -574,7 +585,13 @@ func (h *handshake) server(ctx context.Context, creation uint32) (peerInfo, erro
 		return peerInfo{}, errEvicted
 	}
 
-	// send_challenge_ack
+	// send_challenge_ack, once an older connection this one replaces
+	// (status alive) is gone
+	if h.arb != nil {
+		if err := h.arb.replace(ctx); err != nil {
+			return peerInfo{}, err
+		}
+	}
 	d := digest(theirs, h.cookie)
 	if err := h.write(ctx, "send_challenge_ack", append([]byte{hsAck}, d[:]...)); err != nil {
 		return peerInfo{}, err

@@ -142,6 +142,10 @@ type Node struct {
 	// the one meant.
 	AcceptAnyPeerName bool
 
+	// MailboxSize is how many messages each mailbox (see NewMailbox)
+	// holds before dropping; zero means DefaultMailboxSize.
+	MailboxSize int
+
 	// Trace, if set, receives one line per handshake message and per
 	// distribution frame sent or received, for interop debugging. Writes
 	// to it are serialized per connection, not across connections.
@@ -157,7 +161,10 @@ type Node struct {
 	naming   naming // for a dynamic name, undefined@host
 	creation atomic.Uint32
 	pidSeq   atomic.Uint64
+	refSeq   atomic.Uint64
 	uniq     atomic.Uint64 // unlink ids
+
+	lay atomic.Pointer[layer] // mailboxes and connection table, from the first NewMailbox
 }
 
 func (n *Node) random() io.Reader {
@@ -355,6 +362,12 @@ func (n *Node) CurrentCreation() (uint32, error) {
 // epmd does not know the peer, *ProtocolError for malformed handshake
 // bytes, and I/O errors wrapped with the operation.
 func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
+	return n.connect(ctx, peer, nil)
+}
+
+// connect is Connect, with the node's connection table taking part in
+// the handshake when arb is not nil.
+func (n *Node) connect(ctx context.Context, peer string, arb arbiter) (*Conn, error) {
 	if err := n.init(); err != nil {
 		return nil, err
 	}
@@ -380,7 +393,7 @@ func (n *Node) Connect(ctx context.Context, peer string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
 	}
-	return n.clientConnTo(ctx, nc, peer, host, version)
+	return n.clientConnArb(ctx, nc, peer, host, version, arb)
 }
 
 // ConnectAddr connects to the node peer listening at the TCP address
@@ -438,6 +451,12 @@ func (n *Node) clientConn(ctx context.Context, nc net.Conn, peer string, version
 // clientConnTo is clientConn over TLS (see startTLS), checking the
 // certificate of tlsHost.
 func (n *Node) clientConnTo(ctx context.Context, nc net.Conn, peer, tlsHost string, version int) (*Conn, error) {
+	return n.clientConnArb(ctx, nc, peer, tlsHost, version, nil)
+}
+
+// clientConnArb is clientConnTo with the node's connection table taking
+// part in the handshake when arb is not nil.
+func (n *Node) clientConnArb(ctx context.Context, nc net.Conn, peer, tlsHost string, version int, arb arbiter) (*Conn, error) {
 	ctx, cancel := n.setupContext(ctx)
 	defer cancel()
 	hc, lenSize, err := n.startTLS(ctx, nc, tlsHost, false)
@@ -445,10 +464,11 @@ func (n *Node) clientConnTo(ctx context.Context, nc net.Conn, peer, tlsHost stri
 		nc.Close()
 		return nil, err
 	}
-	if n.AcceptAnyPeerName {
+	if n.AcceptAnyPeerName && arb == nil {
 		peer = "" // take the name the peer announces
 	}
 	h, stop := n.newHandshake(ctx, hc, peer, lenSize)
+	h.useArbiter(arb)
 	named := n.nameForClient(h)
 	p, err := h.client(ctx, version, n.creation.Load())
 	c, err := n.finishHandshake(ctx, h, stop, p, err)
@@ -470,14 +490,15 @@ func (n *Node) ServerConn(ctx context.Context, nc net.Conn) (*Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	return n.serverConn(ctx, nc, nameTimeout, nil)
+	return n.serverConn(ctx, nc, nameTimeout, nil, nil)
 }
 
 // serverConn is ServerConn on an initialized node, waiting up to
 // nameTimeout for the peer's name (and, over TLS, the TLS handshake
 // before it), and calling authenticated, if not nil, once the peer has
-// proved it has the cookie (see handshake).
-func (n *Node) serverConn(ctx context.Context, nc net.Conn, nameTimeout time.Duration, authenticated func() bool) (*Conn, error) {
+// proved it has the cookie (see handshake). The node's connection table
+// takes part in the handshake when arb is not nil.
+func (n *Node) serverConn(ctx context.Context, nc net.Conn, nameTimeout time.Duration, authenticated func() bool, arb arbiter) (*Conn, error) {
 	ctx, cancel := n.setupContext(ctx)
 	defer cancel()
 	var nameBy time.Time
@@ -499,6 +520,7 @@ func (n *Node) serverConn(ctx context.Context, nc net.Conn, nameTimeout time.Dur
 	h.self = self
 	h.nameTimeout, h.nameBy = nameTimeout, nameBy
 	h.authenticated = authenticated
+	h.useArbiter(arb)
 	p, err := h.server(ctx, n.creation.Load())
 	return n.finishHandshake(ctx, h, stop, p, err)
 }
@@ -531,7 +553,11 @@ func (n *Node) finishHandshake(ctx context.Context, h *handshake, stop func() bo
 	h.nc.SetDeadline(time.Time{})
 	// The read buffer comes only now, so that a pending handshake holds
 	// no more than the message it reads.
-	return newConn(n, h.nc, h.cr, bufio.NewReaderSize(h.cr, readBufferSize), p), nil
+	var ch connHandler
+	if h.arb != nil {
+		ch = h.arb
+	}
+	return newConnWith(n, h.nc, h.cr, bufio.NewReaderSize(h.cr, readBufferSize), p, ch), nil
 }
 
 // Listener accepts distribution connections for a Node.
@@ -815,15 +841,26 @@ func (l *Listener) handshake(nc net.Conn, p *pendingConn) {
 	defer l.wg.Done()
 	defer l.release(p)
 	remote := nc.RemoteAddr().String()
-	c, err := l.node.serverConn(p.ctx, nc, l.nameTimeout, func() bool { return l.authenticated(p) })
+	authenticated := func() bool { return l.authenticated(p) }
+	var c *Conn
+	var err error
+	if lay := l.node.lay.Load(); lay != nil {
+		// The connection joins the node's table (peers.go).
+		err = lay.accept(p.ctx, nc, l.nameTimeout, authenticated)
+	} else {
+		c, err = l.node.serverConn(p.ctx, nc, l.nameTimeout, authenticated, nil)
+	}
 	if err != nil {
-		if l.ctx.Err() == nil {
+		if l.ctx.Err() == nil && !errors.Is(err, errArbitrated) {
 			if context.Cause(p.ctx) == errEvicted {
 				err = errEvicted
 			}
 			l.node.logger().Warn("ei: handshake failed", "remote", remote, "err", err)
 		}
 		return
+	}
+	if c == nil {
+		return // in the node's table
 	}
 	select {
 	case l.conns <- c:

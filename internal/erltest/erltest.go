@@ -140,6 +140,7 @@ type Node struct {
 	Dir      string // working directory and HOME of the node
 	out      *lockedBuffer
 	exited   <-chan struct{}
+	proc     *os.Process
 }
 
 // Output returns what the node has printed so far.
@@ -147,6 +148,13 @@ func (n *Node) Output() string { return n.out.String() }
 
 // Exited is closed when the node's process has ended.
 func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+// Kill kills the node's process (SIGKILL) and waits for it to end, so
+// that its connections close as when a machine fails.
+func (n *Node) Kill() {
+	n.proc.Kill()
+	<-n.exited
+}
 
 // Options configures StartErl.
 type Options struct {

@@ -87,7 +87,7 @@ func (o OTP) Start(t testing.TB, epmdPort int, args ...string) *Node {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start erl: %v", err)
 	}
-	return &Node{EPMDPort: epmdPort, Dir: cmd.Dir, out: out, exited: stopOnCleanup(t, cmd)}
+	return &Node{EPMDPort: epmdPort, Dir: cmd.Dir, out: out, exited: stopOnCleanup(t, cmd), proc: cmd.Process}
 }
 
 // Eval is the package's Eval with this installation's erl.

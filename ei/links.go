@@ -1,0 +1,236 @@
+package ei
+
+import "context"
+
+// link is one end of a link, held by the local mailbox mb: a local
+// mailbox linked to two others holds two links, and a link between two
+// local mailboxes is a link in each.
+type link struct {
+	mb        *Mailbox   // the local end
+	peer      Pid        // the other end
+	other     *Mailbox   // the other end, when local
+	cs        *connState // the connection to the other end, when remote
+	unlinking uint64     // id of an UNLINK_ID sent and not yet acknowledged
+}
+
+// exitTerm is what a process trapping exits receives for an exit signal.
+func exitTerm(from Pid, reason Term) Term {
+	return Tuple{Atom("EXIT"), from, reason}
+}
+
+// Link links the mailbox and the process to, as link/1 does: when either
+// ends, the other is told, and losing the connection in between gives
+// {'EXIT', To, noconnection}. Linking to a local pid that does not exist
+// gives {'EXIT', To, noproc} at once; a remote process that does not
+// exist sends the same. Linking twice is linking once.
+//
+// Link connects to the node of to if needed; its errors are those of
+// connecting and sending (see Send). After the mailbox exited, it returns
+// ErrClosed.
+func (m *Mailbox) Link(ctx context.Context, to Pid) error {
+	l := m.l
+	if l.isLocal(to.Node) {
+		return m.linkLocal(to)
+	}
+	cs, err := l.conn(ctx, to.Node)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if m.exited {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if cs.lost {
+		l.mu.Unlock()
+		m.push(exitTerm(to, Atom("noconnection")))
+		return nil
+	}
+	lk := m.links[to]
+	if lk != nil && lk.unlinking == 0 {
+		l.mu.Unlock()
+		return nil
+	}
+	if lk == nil {
+		lk = &link{mb: m, peer: to, cs: cs}
+		l.addLinkLocked(lk)
+	}
+	lk.unlinking = 0
+	l.mu.Unlock()
+	return cs.conn.Link(ctx, m.pid, to)
+}
+
+func (m *Mailbox) linkLocal(to Pid) error {
+	l := m.l
+	l.mu.Lock()
+	if m.exited {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	other := l.pids[to]
+	if other == nil {
+		l.mu.Unlock()
+		m.push(exitTerm(to, Atom("noproc")))
+		return nil
+	}
+	if other != m && m.links[to] == nil {
+		l.addLinkLocked(&link{mb: m, peer: to, other: other})
+		l.addLinkLocked(&link{mb: other, peer: m.pid, other: m})
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// Unlink removes the link between the mailbox and to, as unlink/1 does:
+// no exit signal of the link passes between them afterwards, even one
+// already on its way, though an {'EXIT', To, Reason} queued before
+// Unlink stays queued. Over connections that support it (FlagUnlinkID),
+// Unlink sends UNLINK_ID and ignores to's exit signals until the peer
+// acknowledges. Unlinking processes that are not linked does nothing.
+func (m *Mailbox) Unlink(ctx context.Context, to Pid) error {
+	l := m.l
+	l.mu.Lock()
+	if m.exited {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	lk := m.links[to]
+	if lk == nil || lk.unlinking != 0 {
+		l.mu.Unlock()
+		return nil
+	}
+	if lk.cs == nil || lk.cs.lost {
+		l.removeLinkLocked(lk)
+		l.mu.Unlock()
+		return nil
+	}
+	cs := lk.cs
+	if cs.conn.Flags()&FlagUnlinkID == 0 {
+		l.removeLinkLocked(lk)
+		l.mu.Unlock()
+		return cs.conn.SendControl(ctx, Unlink{From: m.pid, To: to}, nil)
+	}
+	id := m.node.uniq.Add(1)
+	lk.unlinking = id
+	l.mu.Unlock()
+	return cs.conn.SendControl(ctx, UnlinkID{ID: id, From: m.pid, To: to}, nil)
+}
+
+// addLinkLocked records lk; l.mu is held.
+func (l *layer) addLinkLocked(lk *link) {
+	if lk.mb.links == nil {
+		lk.mb.links = make(map[Pid]*link)
+	}
+	lk.mb.links[lk.peer] = lk
+	if lk.cs != nil {
+		lk.cs.links[lk] = struct{}{}
+	}
+}
+
+// removeLinkLocked forgets lk, and the other half of a local link; l.mu
+// is held.
+func (l *layer) removeLinkLocked(lk *link) {
+	if lk.mb.links[lk.peer] == lk {
+		delete(lk.mb.links, lk.peer)
+	}
+	if lk.cs != nil {
+		delete(lk.cs.links, lk)
+	}
+	if lk.other != nil {
+		delete(lk.other.links, lk.mb.pid)
+	}
+}
+
+// exit tells the other end of lk that the mailbox exited with reason.
+func (lk *link) exit(ctx context.Context, reason Term) error {
+	if lk.other != nil {
+		lk.other.push(exitTerm(lk.mb.pid, reason))
+		return nil
+	}
+	lk.cs.l.mu.RLock()
+	down := lk.cs.lost
+	lk.cs.l.mu.RUnlock()
+	if down {
+		return nil // the peer sees noconnection
+	}
+	return lk.cs.conn.Exit(ctx, lk.mb.pid, lk.peer, reason)
+}
+
+// linked handles LINK from the peer's process from to our to.
+func (cs *connState) linked(from, to Pid) {
+	l := cs.l
+	l.mu.Lock()
+	m := l.pids[to]
+	if m == nil {
+		l.mu.Unlock()
+		// As erl does, the process that does not exist exits at once.
+		cs.reply(Exit{From: to, To: from, Reason: Atom("noproc")})
+		return
+	}
+	if lk := m.links[from]; lk != nil {
+		lk.unlinking = 0
+	} else {
+		l.addLinkLocked(&link{mb: m, peer: from, cs: cs})
+	}
+	l.mu.Unlock()
+}
+
+// unlinked handles UNLINK and UNLINK_ID from the peer's process from
+// (the Conn acknowledges UNLINK_ID itself).
+func (cs *connState) unlinked(from, to Pid) {
+	l := cs.l
+	l.mu.Lock()
+	if m := l.pids[to]; m != nil {
+		if lk := m.links[from]; lk != nil && lk.cs == cs {
+			l.removeLinkLocked(lk)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// unlinkAcked handles UNLINK_ID_ACK for our UNLINK_ID id from to to
+// from.
+func (cs *connState) unlinkAcked(id uint64, from, to Pid) {
+	l := cs.l
+	l.mu.Lock()
+	if m := l.pids[to]; m != nil {
+		if lk := m.links[from]; lk != nil && lk.unlinking == id {
+			l.removeLinkLocked(lk)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// exited handles an exit signal from the peer's process from to our to:
+// EXIT over a link when linkExit, else EXIT2 (exit/2), which needs no
+// link.
+func (cs *connState) exited(from, to Pid, reason Term, linkExit bool) {
+	l := cs.l
+	l.mu.Lock()
+	m := l.pids[to]
+	if m == nil {
+		l.mu.Unlock()
+		return
+	}
+	if lk := m.links[from]; lk != nil {
+		if lk.unlinking != 0 && linkExit {
+			l.mu.Unlock()
+			return // unlinked on our side: the signal no longer counts
+		}
+		if linkExit {
+			l.removeLinkLocked(lk)
+		}
+	} else if linkExit {
+		l.mu.Unlock()
+		return // not linked (any more)
+	}
+	l.mu.Unlock()
+	m.push(exitTerm(from, reason))
+}
+
+// reply sends a signal back on the connection, from its read goroutine.
+func (cs *connState) reply(ctl Control) {
+	if err := cs.conn.SendControl(context.Background(), ctl, nil); err != nil {
+		cs.conn.log.Debug("ei: reply to signal", "control", ctl, "err", err)
+	}
+}

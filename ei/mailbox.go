@@ -55,7 +55,10 @@ type layer struct {
 	calls    map[refKey]*call        // pending calls by monitor reference (also their alias)
 	nodeSubs map[*Mailbox]struct{}   // MonitorNodes subscribers
 
-	dialHook func(ctx context.Context, peer Atom) // tests: runs before each connection attempt
+	// Tests: dialHook runs before each connection attempt, acceptHook
+	// when an incoming handshake is about to be decided.
+	dialHook   func(ctx context.Context, peer Atom)
+	acceptHook func(peer Atom)
 }
 
 // startLayer returns the node's layer, starting it on first use.

@@ -230,6 +230,9 @@ var errArbitrated = errors.New("ei: connection to this node is being set up alre
 // accept_pending does.
 func (cs *connState) accept(name Atom) string {
 	l := cs.l
+	if l.acceptHook != nil {
+		l.acceptHook(name)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

@@ -575,7 +575,9 @@ func containsAtom(t ei.Term, a ei.Atom) bool {
 func TestMailboxesManyPairs(t *testing.T) {
 	const mailboxes, perPair = 1000, 100
 	e := startMailboxEnv(t, "go")
-	ctx := testContext(t)
+	// 200,000 messages: a slow machine under -race needs minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*testTimeout)
+	defer cancel()
 	mbs := make([]*ei.Mailbox, mailboxes)
 	pids := make(ei.List, mailboxes)
 	for i := range mbs {

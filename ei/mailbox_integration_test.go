@@ -129,6 +129,9 @@ func startGoNode(t testing.TB, port int, prefix string) *ei.Node {
 	t.Helper()
 	n := newGoNode(t, port, 0)
 	n.Name = erltest.UniqueName(prefix) + "@" + erltest.Host(t)
+	if _, ok := t.(*testing.B); ok {
+		n.Trace = nil // it would be what the benchmark measures
+	}
 	ctx := testContext(t)
 	l, err := n.Listen(ctx, "127.0.0.1:0")
 	if err != nil {

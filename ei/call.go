@@ -91,6 +91,9 @@ func (l *layer) deliverAlias(ref Ref, msg Term) {
 // and sending are as for Send; after the mailbox exited, Call returns
 // ErrClosed.
 func (m *Mailbox) Call(ctx context.Context, to Dest, req Term) (Term, error) {
+	if to == nil {
+		return nil, errNilDest
+	}
 	l := m.l
 	ref, err := m.node.Ref()
 	if err != nil {

@@ -22,6 +22,8 @@ type Dest interface {
 	destNode() Atom
 }
 
+var errNilDest = errors.New("ei: nil Dest")
+
 // RegName names the process registered as Name on Node, {Name, Node} in
 // Erlang. An empty Node means the local node.
 type RegName struct {
@@ -307,6 +309,9 @@ func (m *Mailbox) overflow(n int) error {
 // written; cancelling ctx interrupts both. After the mailbox exited, it
 // returns ErrClosed.
 func (m *Mailbox) Send(ctx context.Context, to Dest, msg Term) error {
+	if to == nil {
+		return errNilDest
+	}
 	if m.isExited() {
 		return ErrClosed
 	}

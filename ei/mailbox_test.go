@@ -331,3 +331,18 @@ func TestGoGoExitSignals(t *testing.T) {
 		}
 	}
 }
+
+func TestMailboxBadDest(t *testing.T) {
+	ctx := testContext(t)
+	n := localNode(t, 0)
+	m := newMailbox(t, n, "")
+	if err := m.Send(ctx, nil, ei.Atom("x")); err == nil {
+		t.Errorf("Send(nil) succeeded")
+	}
+	if _, err := m.Call(ctx, nil, ei.Atom("x")); err == nil {
+		t.Errorf("Call(nil) succeeded")
+	}
+	if _, err := m.Monitor(ctx, nil); err == nil {
+		t.Errorf("Monitor(nil) succeeded")
+	}
+}

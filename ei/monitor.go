@@ -92,6 +92,9 @@ func (mon *monitor) fire(reason Term) {
 // support monitors (by name). After the mailbox exited, it returns
 // ErrClosed.
 func (m *Mailbox) Monitor(ctx context.Context, to Dest) (Ref, error) {
+	if to == nil {
+		return Ref{}, errNilDest
+	}
 	ref, err := m.node.Ref()
 	if err != nil {
 		return Ref{}, err

@@ -101,6 +101,9 @@ func (l *layer) conn(ctx context.Context, node Atom) (*connState, error) {
 	if !validNodeName(string(node)) {
 		return nil, fmt.Errorf("ei: connect: peer %q is not of the form name@host", node)
 	}
+	if node == l.self {
+		return nil, fmt.Errorf("ei: connect %s: that is this node", node)
+	}
 	for {
 		l.mu.Lock()
 		if l.closed {
@@ -235,7 +238,7 @@ func (cs *connState) accept(name Atom) string {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.closed || name == l.self {
 		return ""
 	}
 	cs.peer = name

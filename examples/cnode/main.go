@@ -1,5 +1,5 @@
 // Command cnode is a C-node written in Go: a hidden Erlang node that
-// registers with epmd and answers requests from Erlang processes.
+// registers with epmd and answers gen_server calls from Erlang processes.
 //
 // Start epmd (erl starts it) and the C-node, then call it from an Erlang
 // shell on the same host:
@@ -8,19 +8,17 @@
 //	cnode: gocnode@myhost ready
 //
 //	$ erl -sname n1 -setcookie secret
-//	(n1@myhost)1> {any, 'gocnode@myhost'} ! {call, self(), {add, 1, 2}}.
-//	(n1@myhost)2> flush().
-//	Shell got {<9629.1.0>,3}
+//	(n1@myhost)1> gen_server:call({cnode, 'gocnode@myhost'}, {add, 1, 2}).
+//	3
 //
-// Any registered name reaches it. It answers {call, From, Request} with
-// From ! {Self, Reply}, where Request is {add, A, B}, {mul, A, B} (integers),
-// {echo, Term} or ping; anything else gets {error, {unknown_request, Req}}.
-// Other messages are ignored. It runs until interrupted.
+// Its process is registered as cnode. It answers the requests {add, A, B},
+// {mul, A, B} (integers), {echo, Term} and ping; anything else gets
+// {error, {unknown_request, Req}}. Other messages are ignored. It runs
+// until interrupted.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +27,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/goei/goei/ei"
@@ -70,10 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
+		// Connections come and go at level Debug.
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 
 	node := &ei.Node{Name: *name, Cookie: *cookie, Logger: logger}
+	defer node.Close()
 	l, err := node.Listen(ctx, *addr)
 	if err != nil {
 		return err
@@ -82,56 +81,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := l.Publish(ctx); err != nil {
 		return err
 	}
-	self, err := node.Pid() // after Publish, so it has epmd's creation
+	// After Publish, so that its pid has epmd's creation.
+	mb, err := node.NewMailbox("cnode")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "cnode: %s ready\n", node.Name)
 
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for {
-		conn, err := l.Accept(ctx)
+		msg, err := mb.Receive(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		logger.Info("connected", "peer", conn.Peer())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			serve(ctx, conn, self, logger)
-		}()
-	}
-}
-
-// serve answers the requests arriving on conn until ctx ends or the peer
-// goes away, and then closes conn.
-func serve(ctx context.Context, conn *ei.Conn, self ei.Pid, logger *slog.Logger) {
-	defer conn.Close()
-	for {
-		m, err := conn.Receive(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				logger.Info("disconnected", "peer", conn.Peer(), "err", err)
-			}
-			return
-		}
-		logger.Info("message", "peer", conn.Peer(), "control", m.Control, "payload", m.Payload)
-		msg, ok := m.Payload.(ei.Tuple)
-		if !ok || len(msg) != 3 || msg[0] != ei.Atom("call") {
-			continue
-		}
-		from, ok := msg[1].(ei.Pid)
-		if !ok {
-			continue
-		}
-		if err := conn.Send(ctx, from, ei.Tuple{self, reply(msg[2])}); err != nil {
-			logger.Info("reply failed", "peer", conn.Peer(), "err", err)
-			if errors.Is(err, ei.ErrClosed) {
-				return
+		logger.Info("message", "msg", msg)
+		if req, from, ok := ei.ParseCall(msg); ok {
+			if err := mb.Reply(ctx, from, reply(req)); err != nil {
+				logger.Info("reply failed", "to", from.Pid, "err", err)
 			}
 		}
 	}

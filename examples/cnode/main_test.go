@@ -74,10 +74,11 @@ func TestCNodeWithErl(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr)
 
-	// Each request goes from a fresh erl, which connects to the C-node.
+	// The requests come from a fresh erl, which connects to the C-node;
+	// a message that is not a call is ignored.
 	expr := `Node = '` + name + `',
-		Call = fun(Req) -> {any, Node} ! {call, self(), Req},
-			receive {Pid, R} when node(Pid) =:= Node -> R after 10000 -> timeout end end,
+		{cnode, Node} ! {call, self(), ping},
+		Call = fun(Req) -> gen_server:call({cnode, Node}, Req, 10000) end,
 		io:format("~p~n", [[Call(ping), Call({add, 1, 2}), Call({mul, 1 bsl 62, 4}), Call({echo, {a, "b", <<"c">>}}), Call(what)]])`
 	out := erltest.Eval(t, epmdPort, expr, "-sname", erltest.UniqueName("caller"), "-setcookie", "c")
 	want := `[pong,3,18446744073709551616,{a,"b",<<"c">>},{error,{unknown_request,what}}]`

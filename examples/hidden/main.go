@@ -1,6 +1,6 @@
 // Command hidden is a hidden Erlang node written in Go: it looks up a node
-// with epmd, connects to it, calls a function on it and sends a message to
-// one of its registered processes.
+// with epmd, calls a function on it and sends a message to one of its
+// registered processes from a mailbox, which receives the answer.
 //
 // Start a node, registering a process that answers {From, hello}:
 //
@@ -25,10 +25,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -91,20 +89,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s listens on port %d (%s, distribution versions %d-%d)\n",
 		*peer, info.Port, kind, info.LowestVersion, info.HighestVersion)
 
-	// Dial that port and run the handshake: what Node.Connect does in one go.
+	// The node connects on first use, asking epmd again, and keeps one
+	// connection to the peer for the rpc and the messages.
 	node := &ei.Node{Name: *name, Cookie: *cookie}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(peerHost, strconv.Itoa(int(info.Port))))
-	if err != nil {
-		return err
-	}
-	conn, err := node.ClientConn(ctx, nc, *peer)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-
-	release, err := conn.RPC(ctx, "erlang", "system_info", ei.List{ei.Atom("otp_release")})
+	defer node.Close()
+	release, err := node.RPC(ctx, ei.Atom(*peer), "erlang", "system_info", ei.List{ei.Atom("otp_release")})
 	if err != nil {
 		return err
 	}
@@ -113,24 +102,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *to == "" {
 		return nil
 	}
-	self, err := node.Pid()
+	mb, err := node.NewMailbox("")
 	if err != nil {
 		return err
 	}
-	msg := ei.Tuple{self, ei.Atom("hello")}
-	if err := conn.RegSend(ctx, self, ei.Atom(*to), msg); err != nil {
+	msg := ei.Tuple{mb.Pid(), ei.Atom("hello")}
+	if err := mb.Send(ctx, ei.RegName{Name: ei.Atom(*to), Node: ei.Atom(*peer)}, msg); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "sent %v to %s\n", msg, *to) // a Tuple prints in Erlang syntax
-	for {
-		m, err := conn.Receive(ctx)
-		if err != nil {
-			return fmt.Errorf("waiting for a reply: %w", err)
-		}
-		// m.To covers Send and SendSender, which OTP 25 uses.
-		if m.To() == self {
-			fmt.Fprintf(stdout, "received %s\n", ei.FormatTerm(m.Payload))
-			return nil
-		}
+	reply, err := mb.Receive(ctx)
+	if err != nil {
+		return fmt.Errorf("waiting for a reply: %w", err)
 	}
+	fmt.Fprintf(stdout, "received %s\n", ei.FormatTerm(reply))
+	return nil
 }

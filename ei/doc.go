@@ -1,13 +1,47 @@
-// Package ei speaks Erlang's External Term Format and distribution
-// protocol without cgo, like erl_interface's ei library.
+// Package ei lets a Go program be a distributed Erlang node, without
+// cgo: it speaks Erlang's External Term Format and distribution protocol,
+// like erl_interface's ei library, and runs mailboxes, connections, links,
+// monitors and gen_server calls above them.
 //
-// Terms are Go values of a closed set of types (see Term). Marshal and
-// Unmarshal convert whole terms, as erlang:term_to_binary and
-// binary_to_term do; Decoder decodes terms that have no version byte.
-// For hot paths, the Append functions (AppendTupleHeader, AppendAtom,
-// AppendInt, ...) and Reader (ReadTupleHeader, ReadAtom, ReadInt, Skip, ...)
-// encode and decode piece by piece without building a Term, like
-// ei_x_encode_* and ei_decode_*.
+// Most programs create a Node and mailboxes on it. A Mailbox has a pid
+// (and optionally a registered name) that Erlang processes send to, link
+// to, monitor and call; it sends, links, monitors and calls in turn. The
+// node connects to other nodes when first needed (epmd lookup, dial,
+// handshake) and keeps one connection per peer:
+//
+//	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
+//	defer node.Close()
+//	l, err := node.Listen(ctx, ":0") // so that erl can connect to us
+//	if err != nil {
+//		return err
+//	}
+//	defer l.Close()
+//	if err := l.Publish(ctx); err != nil { // register with epmd
+//		return err
+//	}
+//	mb, err := node.NewMailbox("inbox") // {inbox, 'go@localhost'} ! Msg reaches it
+//	if err != nil {
+//		return err
+//	}
+//	reply, err := mb.Call(ctx, ei.RegName{Name: "my_server", Node: "erl@localhost"}, ei.Atom("ping"))
+//	...
+//	msg, err := mb.Receive(ctx)
+//	if req, from, ok := ei.ParseCall(msg); ok { // gen_server:call(GoPid, Req) from erl
+//		err = mb.Reply(ctx, from, handle(req))
+//	}
+//
+// Messages are Go values of a closed set of types (see Term). Exit
+// signals and monitor notifications arrive as the messages an Erlang
+// process trapping exits gets, such as {'EXIT', Pid, noconnection} for a
+// link when the connection to Pid's node is lost. Mailbox describes the
+// bounded queue of each mailbox and what happens when it overflows.
+//
+// Terms: Marshal and Unmarshal convert whole terms, as
+// erlang:term_to_binary and binary_to_term do; Decoder decodes terms that
+// have no version byte. For hot paths, the Append functions
+// (AppendTupleHeader, AppendAtom, AppendInt, ...) and Reader
+// (ReadTupleHeader, ReadAtom, ReadInt, Skip, ...) encode and decode piece
+// by piece without building a Term, like ei_x_encode_* and ei_decode_*.
 //
 // In Erlang syntax: FormatTerm and AppendFormat write a term as erl
 // prints it with io_lib:format's ~tp and ~tw, and the String methods of
@@ -22,24 +56,18 @@
 // MaxUncompressedSize: inflating stops at the first byte past the size a
 // compressed term declares, so it costs at most that size and half a MiB.
 //
-// A Node is a hidden distributed Erlang node, a C-node in erl_interface's
-// terms. Node.Connect asks epmd where a node listens, dials it and runs
-// the handshake; Node.ConnectAddr dials an address without epmd (with an
-// empty peer name it takes whatever name the node announces). Node.Listen
-// returns a Listener, which Listener.Publish registers with epmd (and, as
-// erl does, registers again when epmd restarts) and Listener.Accept takes
-// connections from. A Conn sends messages and
-// signals (Send, RegSend, Link, Exit, ...), returns what arrives
-// (Receive; Message.To tells a message's recipient, whether it came as
-// Send or SendSender) and calls functions on the peer (RPC):
-//
-//	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
-//	conn, err := node.Connect(ctx, "erl@localhost")
-//	if err != nil {
-//		return err
-//	}
-//	defer conn.Close()
-//	release, err := conn.RPC(ctx, "erlang", "system_info", ei.List{ei.Atom("otp_release")})
+// Below mailboxes, a Conn is one distribution connection, the level of
+// erl_interface's C-nodes: Node.Connect asks epmd where a node listens,
+// dials it and runs the handshake; Node.ConnectAddr dials an address
+// without epmd (with an empty peer name it takes whatever name the node
+// announces). Node.Listen returns a Listener, which Listener.Publish
+// registers with epmd (and, as erl does, registers again when epmd
+// restarts) and Listener.Accept takes connections from, as long as the
+// node has no mailboxes. A Conn sends messages and signals (Send,
+// RegSend, Link, Exit, ...), returns what arrives (Receive; Message.To
+// tells a message's recipient, whether it came as Send or SendSender) and
+// calls functions on the peer (RPC). A Conn belongs to its caller: the
+// node's mailboxes never see what arrives on it.
 //
 // # Transports and names
 //
@@ -100,10 +128,21 @@
 //     could not find the next frame.
 //   - Conn.RPC: the call, which is abandoned; its reply, if it comes, is
 //     dropped (see Conn.RPC for the limit).
+//   - Mailbox.Receive: the wait only; the mailbox stays intact.
+//   - Mailbox.Send, Link, Unlink, Monitor, Demonitor, Cast and Reply:
+//     connecting to the peer (the attempt goes on for other senders) and
+//     the write, as for the Conn send methods.
+//   - Mailbox.Call: the call, which is abandoned; its reply, if it
+//     comes, is dropped.
+//   - Mailbox.Exit: sending the exit signals; the mailbox has exited
+//     whatever happens.
+//   - Node.RPC: as for Conn.RPC, and connecting.
 //
 // Besides contexts, the only timeout of an established Conn is the net
 // tick time (Node.NetTickTime): the connection to a peer silent that long
 // is closed with an error wrapping ErrTimeout.
+// The node's connection attempts for its mailboxes are each bounded by
+// the setup time (Node.SetupTime).
 //
 // # Limits
 //
@@ -141,4 +180,11 @@
 // goroutines. A Conn returned by Connect, Accept or the other
 // constructors belongs to the caller, who closes it; closing a Listener
 // or ending a context does not close it.
+//
+// The methods of Mailbox are safe for concurrent use; Receive may be
+// called from several goroutines, each message going to one of them.
+// From its first NewMailbox, a Node owns the connections of its table
+// (their goroutines deliver messages to the mailboxes directly) and a
+// goroutine per connection attempt under way; Node.Close closes the
+// connections, stops the attempts and waits for them.
 package ei

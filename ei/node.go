@@ -45,7 +45,15 @@ const maxPending = 1024
 
 // Node is a local distributed Erlang node: a C-node in erl_interface's
 // terms. It connects to other nodes, accepts connections from them, and
-// makes pids.
+// makes pids and refs.
+//
+// From its first NewMailbox (or RPC), a Node also keeps a table of
+// connections, one per peer, made when a mailbox first sends to the peer
+// or accepted by the node's Listeners, which then no longer hand them to
+// Accept. Simultaneous connects between two nodes are resolved as OTP
+// does: the connection started by the node whose name sorts higher
+// survives. A connection that goes down is replaced by a new one at the
+// next send; Close ends all of this.
 //
 // A Node is always hidden: it never sets FlagPublished, so the peers it
 // connects to do not add it to nodes() or sync global names with it, and
@@ -76,7 +84,10 @@ type Node struct {
 	// DefaultFlags. MandatoryFlags are always added, and FlagPublished
 	// and flags this package does not implement are always removed.
 	// Without FlagDistHdrAtomCache the peer sends pass-through messages
-	// (tag 112) instead of the 131/68 distribution header.
+	// (tag 112) instead of the 131/68 distribution header. The
+	// connections of the node's table (see NewMailbox) also offer
+	// FlagDistMonitor, FlagDistMonitorName and FlagAlias, which the
+	// mailboxes need.
 	Flags Flags
 
 	// NetTickTime is how long a peer may stay silent before its
@@ -129,7 +140,8 @@ type Node struct {
 	TLS *tls.Config
 
 	// Logger receives connection events: failed handshakes and accept
-	// errors in a Listener (Warn), connections made and lost (Debug). Nil
+	// errors in a Listener (Warn), connections made and lost (Debug), and
+	// a mailbox starting to drop messages because it is full (Warn). Nil
 	// means no logging.
 	Logger *slog.Logger
 
@@ -873,7 +885,8 @@ func (l *Listener) handshake(nc net.Conn, p *pendingConn) {
 // returns it; the caller closes it. Handshakes run in the Listener (see
 // Listener), so cancelling ctx interrupts the wait only, and a connection
 // that arrives later goes to a later Accept. After Close, Accept returns
-// ErrClosed.
+// ErrClosed. Once the node has mailboxes (see Node.NewMailbox), its
+// connections join the node's table instead, and Accept returns none.
 func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
 	select {
 	case <-l.closing:

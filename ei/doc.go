@@ -88,8 +88,9 @@
 //
 // A Node named "undefined@host" has no name until it connects: the node
 // it connects to assigns one (DFLAG_NAME_ME), as for erl -sname
-// undefined; see Node.CurrentName. Nodes that ask a Listener for a name
-// get one made up as net_kernel does.
+// undefined; see Node.CurrentName. Such a node has no mailboxes, since
+// its name lasts only as long as that connection. Nodes that ask a
+// Listener for a name get one made up as net_kernel does.
 //
 // Node.DistPort connects without epmd, to nodes started with erl
 // -erl_epmd_port; Node.ConnectAddr connects to a known address. Node.Dialer

@@ -71,6 +71,11 @@ func (n *Node) startLayer() (*layer, error) {
 	if l := n.lay.Load(); l != nil {
 		return l, nil
 	}
+	if n.naming.dynamic {
+		// Its name lasts as long as one connection; mailbox pids and
+		// the connection table need one for the node's lifetime.
+		return nil, fmt.Errorf("ei: node %s has a dynamic name and no mailboxes", n.Name)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &layer{
 		node:     n,
@@ -151,8 +156,8 @@ type Mailbox struct {
 //
 // Create mailboxes after Listener.Publish, so that their pids carry the
 // creation epmd assigned: erl drops messages to pids of another creation.
-// It is an error if name is registered already, or after Node.Close
-// (ErrClosed).
+// It is an error if name is registered already, after Node.Close
+// (ErrClosed), and for a node with a dynamic name ("undefined@host").
 func (n *Node) NewMailbox(name Atom) (*Mailbox, error) {
 	l, err := n.startLayer()
 	if err != nil {

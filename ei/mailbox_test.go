@@ -346,3 +346,22 @@ func TestMailboxBadDest(t *testing.T) {
 		t.Errorf("Monitor(nil) succeeded")
 	}
 }
+
+// TestMailboxDynamicName: a node named undefined@host has no mailboxes,
+// even once a peer named it.
+func TestMailboxDynamicName(t *testing.T) {
+	ctx := testContext(t)
+	nb, _, _, _ := goPair(t)
+	n := &ei.Node{Name: "undefined@localhost", Cookie: "c", EPMD: nb.EPMD}
+	c, err := n.Connect(ctx, nb.Name)
+	if err != nil {
+		t.Fatalf("Connect() = %v", err)
+	}
+	defer c.Close()
+	if name, err := n.CurrentName(); err != nil {
+		t.Fatalf("CurrentName() = %q, %v", name, err)
+	}
+	if _, err := n.NewMailbox(""); err == nil {
+		t.Errorf("NewMailbox() on a node named undefined@localhost succeeded")
+	}
+}

@@ -231,29 +231,34 @@ func BenchmarkErlToGoMessages(b *testing.B) {
 	e := startBenchEnv(b)
 	for _, size := range []int{16, 1 << 10, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			goei := func(n int) (sample, error) {
-				start := time.Now()
-				if err := e.conn.RegSend(e.ctx, e.self, "bench", ei.Tuple{e.self, e.self, int64(n), int64(size)}); err != nil {
-					return sample{}, err
-				}
-				for range n {
-					t, err := e.receiveTuple("msg")
-					if err != nil {
-						return sample{}, err
-					}
-					if len(t) != 3 || !isBinary(t[2], size) {
-						return sample{}, fmt.Errorf("received %v, want {msg, I, <<%d bytes>>}", t, size)
-					}
-				}
-				m, err := e.conn.Receive(e.ctx)
-				if err != nil || m.Payload != ei.Atom("done") {
-					return sample{}, fmt.Errorf("received %#v, %v; want done", m.Payload, err)
-				}
-				return sample{elapsed: time.Since(start)}, nil
-			}
+			goei := func(n int) (sample, error) { return e.receiveMessages(n, size) }
 			e.compareMessages(b, size, "recv", goei)
 		})
 	}
+}
+
+// receiveMessages has peer's bench process send n messages {msg, I, Bin}
+// with a size-byte Bin to goei's connection, and receives them with
+// Conn.Receive.
+func (e *benchEnv) receiveMessages(n, size int) (sample, error) {
+	start := time.Now()
+	if err := e.conn.RegSend(e.ctx, e.self, "bench", ei.Tuple{e.self, e.self, int64(n), int64(size)}); err != nil {
+		return sample{}, err
+	}
+	for range n {
+		t, err := e.receiveTuple("msg")
+		if err != nil {
+			return sample{}, err
+		}
+		if len(t) != 3 || !isBinary(t[2], size) {
+			return sample{}, fmt.Errorf("received %v, want {msg, I, <<%d bytes>>}", t, size)
+		}
+	}
+	m, err := e.conn.Receive(e.ctx)
+	if err != nil || m.Payload != ei.Atom("done") {
+		return sample{}, fmt.Errorf("received %#v, %v; want done", m.Payload, err)
+	}
+	return sample{elapsed: time.Since(start)}, nil
 }
 
 // BenchmarkGoToErlMessages measures one-way messages {msg, I, Bin}, with

@@ -19,7 +19,7 @@ import (
 const mbtestModule = `-module(goei_mbtest).
 -behaviour(gen_server).
 -export([start_server/1, init/1, handle_call/3, handle_cast/2, handle_info/2,
-         start_peers/2, watch/2, link_watch/2, sleeper/0, call_loop/2, erl_calls/3]).
+         start_peers/2, watch/2, link_watch/2, sleeper/0]).
 
 start_server(Name) ->
     {ok, Pid} = gen_server:start({local, Name}, ?MODULE, [], []),
@@ -76,16 +76,6 @@ link_watch(Target, ReportTo) ->
     end).
 
 sleeper() -> spawn(fun() -> receive after infinity -> ok end end).
-
-%% call_loop makes N gen_server calls of ping to Server and returns the
-%% microseconds they took.
-call_loop(Server, N) ->
-    {T, _} = timer:tc(fun() -> [pong = gen_server:call(Server, ping) || _ <- lists:seq(1, N)] end),
-    T.
-
-%% erl_calls runs call_loop on Node (another erl node) against Server.
-erl_calls(Node, Server, N) ->
-    erpc:call(Node, ?MODULE, call_loop, [Server, N], infinity).
 `
 
 // mbEnv is an erl node running goei_mbtest and its gen_server srv, and a

@@ -1,16 +1,24 @@
 %% goei_bench is the erl side of goei's distribution benchmarks. start/0
-%% registers three servers on the node under test; the other functions
+%% registers four servers on the node under test; the other functions
 %% run on a second erl node, called by rpc, and do there what the Go
 %% benchmark and the C-node do, so that erl -> erl is measured alike.
 %% Times are nanoseconds.
 -module(goei_bench).
--export([start/0, recv/3, send/3, ping/2, connect/2, ping_during/2]).
+-behaviour(gen_server).
+-export([start/0, recv/3, send/3, ping/2, connect/2, ping_during/2, calls/2]).
+-export([init/1, handle_call/3, handle_cast/2]).
 
 start() ->
     register(bench, spawn(fun sender/0)),
     register(sink, spawn(fun sink/0)),
     register(echo, spawn(fun echo/0)),
+    {ok, _} = gen_server:start({local, gs}, ?MODULE, [], []),
     ok.
+
+%% gs: a gen_server answering the call ping with pong.
+init([]) -> {ok, nostate}.
+handle_call(ping, _From, S) -> {reply, pong, S}.
+handle_cast(_, S) -> {noreply, S}.
 
 %% sender: {From, To, N, Size} sends {msg, I, Bin} to To N times, Bin a
 %% Size-byte binary, then done to From.
@@ -113,6 +121,18 @@ ping_until_done(Node, I, Acc) ->
     after 0 ->
             ping_until_done(Node, I + 1, [ping_once(Node, I) | Acc])
     end.
+
+%% calls(Node, N) makes N gen_server calls of ping to Node's gs, one at a
+%% time.
+calls(Node, N) ->
+    T0 = erlang:monotonic_time(),
+    call_n({gs, Node}, N),
+    since(T0).
+
+call_n(_, 0) -> ok;
+call_n(Server, N) ->
+    pong = gen_server:call(Server, ping),
+    call_n(Server, N - 1).
 
 since(T0) ->
     erlang:convert_time_unit(erlang:monotonic_time() - T0, native, nanosecond).

@@ -105,10 +105,8 @@ func (m *Mailbox) Call(ctx context.Context, to Dest, req Term) (Term, error) {
 	}
 	cl := &call{mb: m, key: keyOf(ref), node: node, ch: make(chan callResult, 1)}
 	mon := &monitor{ref: ref, key: cl.key, watcher: m.pid, wmb: m, target: to, call: cl}
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return nil, ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return nil, err
 	}
 	l.calls[cl.key] = cl
 	m.ncalls++

@@ -36,10 +36,8 @@ func (m *Mailbox) Link(ctx context.Context, to Pid) error {
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return err
 	}
 	if cs.lost {
 		l.mu.Unlock()
@@ -62,10 +60,8 @@ func (m *Mailbox) Link(ctx context.Context, to Pid) error {
 
 func (m *Mailbox) linkLocal(to Pid) error {
 	l := m.l
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return err
 	}
 	other := l.pids[to]
 	if other == nil {
@@ -89,10 +85,8 @@ func (m *Mailbox) linkLocal(to Pid) error {
 // acknowledges. Unlinking processes that are not linked does nothing.
 func (m *Mailbox) Unlink(ctx context.Context, to Pid) error {
 	l := m.l
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return err
 	}
 	lk := m.links[to]
 	if lk == nil || lk.unlinking != 0 {
@@ -178,27 +172,26 @@ func (cs *connState) linked(from, to Pid) {
 // unlinked handles UNLINK and UNLINK_ID from the peer's process from
 // (the Conn acknowledges UNLINK_ID itself).
 func (cs *connState) unlinked(from, to Pid) {
-	l := cs.l
-	l.mu.Lock()
-	if m := l.pids[to]; m != nil {
-		if lk := m.links[from]; lk != nil && lk.cs == cs {
-			l.removeLinkLocked(lk)
-		}
-	}
-	l.mu.Unlock()
+	cs.dropLink(from, to, func(lk *link) bool { return lk.cs == cs })
 }
 
 // unlinkAcked handles UNLINK_ID_ACK for our UNLINK_ID id from to to
 // from.
 func (cs *connState) unlinkAcked(id uint64, from, to Pid) {
+	cs.dropLink(from, to, func(lk *link) bool { return lk.unlinking == id })
+}
+
+// dropLink removes the link of our to with the peer's from, if it
+// matches.
+func (cs *connState) dropLink(from, to Pid, matches func(*link) bool) {
 	l := cs.l
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if m := l.pids[to]; m != nil {
-		if lk := m.links[from]; lk != nil && lk.unlinking == id {
+		if lk := m.links[from]; lk != nil && matches(lk) {
 			l.removeLinkLocked(lk)
 		}
 	}
-	l.mu.Unlock()
 }
 
 // exited handles an exit signal from the peer's process from to our to:

@@ -385,6 +385,17 @@ func (l *layer) deliverName(name Atom, msg Term) {
 	}
 }
 
+// lockAlive locks l.mu, unless the mailbox has exited: then it returns
+// ErrClosed, with l.mu unlocked.
+func (m *Mailbox) lockAlive() error {
+	m.l.mu.Lock()
+	if m.exited {
+		m.l.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
 func (m *Mailbox) isExited() bool {
 	m.l.mu.RLock()
 	defer m.l.mu.RUnlock()
@@ -411,10 +422,8 @@ func (m *Mailbox) Close() error {
 // sending them, after trying all of them.
 func (m *Mailbox) Exit(ctx context.Context, reason Term) error {
 	l := m.l
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return err
 	}
 	sig := l.exitLocked(m)
 	l.mu.Unlock()

@@ -115,10 +115,8 @@ func (m *Mailbox) startMonitor(ctx context.Context, mon *monitor) (*connState, e
 	l := m.l
 	node := mon.target.destNode()
 	if l.isLocal(node) {
-		l.mu.Lock()
-		if m.exited {
-			l.mu.Unlock()
-			return nil, ErrClosed
+		if err := m.lockAlive(); err != nil {
+			return nil, err
 		}
 		var tmb *Mailbox
 		switch t := mon.target.(type) {
@@ -149,10 +147,8 @@ func (m *Mailbox) startMonitor(ctx context.Context, mon *monitor) (*connState, e
 		return nil, fmt.Errorf("ei: monitor %v: %s does not support it (flag %v)", mon.target, node, need)
 	}
 	mon.cs = cs
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return nil, ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return nil, err
 	}
 	if cs.lost {
 		l.mu.Unlock()
@@ -178,10 +174,8 @@ func monitorTarget(to Dest) Term {
 // ErrClosed.
 func (m *Mailbox) Demonitor(ctx context.Context, ref Ref) error {
 	l := m.l
-	l.mu.Lock()
-	if m.exited {
-		l.mu.Unlock()
-		return ErrClosed
+	if err := m.lockAlive(); err != nil {
+		return err
 	}
 	mon := m.monitors[keyOf(ref)]
 	if mon == nil || mon.call != nil {

@@ -151,7 +151,8 @@ type Node struct {
 	// that calls itself n1@myhost, say. Conn.Peer then returns the name
 	// the peer announced. By default such a handshake fails with a
 	// *ProtocolError, since the connection may lead to another node than
-	// the one meant.
+	// the one meant. The connections of the node's table (see
+	// NewMailbox), one per peer name, ignore it.
 	AcceptAnyPeerName bool
 
 	// MailboxSize is how many messages each mailbox (see NewMailbox)

@@ -173,9 +173,9 @@ type erlRace struct {
 	sent chan error // the result of g's send that started its attempt
 }
 
-func startErlRace(t *testing.T, ctx context.Context, goName string) *erlRace {
+func startErlRace(t *testing.T, ctx context.Context, otp erltest.OTP, goName string) *erlRace {
 	port := erltest.StartOTPEPMD(t)
-	erl := erltest.StartErl(t, port, erltest.Options{Args: []string{"-eval", echoEval}})
+	erl := otp.StartErl(t, port, erltest.Options{Args: []string{"-eval", echoEval}})
 	g := startRaceNode(t, ctx, port, goName)
 	ctl := &Node{Name: erltest.UniqueName("ctl") + "@" + erltest.Host(t), Cookie: "c", EPMD: &epmd.Client{Port: port}}
 	c, err := ctl.Connect(ctx, erl.Name)
@@ -252,31 +252,39 @@ func containsTerm(l List, t Term) bool {
 // then our attempt goes on, erl answers ok_simultaneous, and ours
 // survives.
 func TestRaceErlGoHigher(t *testing.T) {
-	ctx := raceContext(t)
-	r := startErlRace(t, ctx, "zgo")
-	g := holdDials(r.g)
-	r.send(ctx)
-	wait(t, ctx, g.reached, "our connection attempt")
-	refused := r.g.trace.seen(statusLine("->", "nok"))
-	r.erlConnects(t, ctx)
-	wait(t, ctx, refused, "nok sent to erl")
-	close(g.open)
-	wait(t, ctx, r.g.trace.seen(statusLine("<-", "ok_simultaneous")), "ok_simultaneous from erl")
-	r.check(t, ctx, true)
+	for _, otp := range erltest.OTPs(t) {
+		t.Run(otp.String(), func(t *testing.T) {
+			ctx := raceContext(t)
+			r := startErlRace(t, ctx, otp, "zgo")
+			g := holdDials(r.g)
+			r.send(ctx)
+			wait(t, ctx, g.reached, "our connection attempt")
+			refused := r.g.trace.seen(statusLine("->", "nok"))
+			r.erlConnects(t, ctx)
+			wait(t, ctx, refused, "nok sent to erl")
+			close(g.open)
+			wait(t, ctx, r.g.trace.seen(statusLine("<-", "ok_simultaneous")), "ok_simultaneous from erl")
+			r.check(t, ctx, true)
+		})
+	}
 }
 
 // TestRaceErlGoLower: the Go node's name sorts lower. Our attempt is held
 // before dialling; erl's connection arrives, gets ok_simultaneous and
 // survives, and our attempt is dropped.
 func TestRaceErlGoLower(t *testing.T) {
-	ctx := raceContext(t)
-	r := startErlRace(t, ctx, "ago")
-	g := holdDials(r.g)
-	r.send(ctx)
-	wait(t, ctx, g.reached, "our connection attempt")
-	r.erlConnects(t, ctx)
-	wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
-	r.check(t, ctx, false)
+	for _, otp := range erltest.OTPs(t) {
+		t.Run(otp.String(), func(t *testing.T) {
+			ctx := raceContext(t)
+			r := startErlRace(t, ctx, otp, "ago")
+			g := holdDials(r.g)
+			r.send(ctx)
+			wait(t, ctx, g.reached, "our connection attempt")
+			r.erlConnects(t, ctx)
+			wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
+			r.check(t, ctx, false)
+		})
+	}
 }
 
 // TestRaceErlGoLowerRefused: the Go node's name sorts lower, and erl's
@@ -284,21 +292,25 @@ func TestRaceErlGoLower(t *testing.T) {
 // refuses it with nok; then our Listener lets erl's connection through
 // with ok_simultaneous.
 func TestRaceErlGoLowerRefused(t *testing.T) {
-	ctx := raceContext(t)
-	r := startErlRace(t, ctx, "ago")
-	arrived := make(chan struct{})
-	release := make(chan struct{})
-	r.g.l.acceptHook = func(Atom) {
-		close(arrived)
-		<-release
+	for _, otp := range erltest.OTPs(t) {
+		t.Run(otp.String(), func(t *testing.T) {
+			ctx := raceContext(t)
+			r := startErlRace(t, ctx, otp, "ago")
+			arrived := make(chan struct{})
+			release := make(chan struct{})
+			r.g.l.acceptHook = func(Atom) {
+				close(arrived)
+				<-release
+			}
+			r.erlConnects(t, ctx)
+			wait(t, ctx, arrived, "erl's connection")
+			r.send(ctx)
+			wait(t, ctx, r.g.trace.seen(statusLine("<-", "nok")), "nok from erl")
+			close(release)
+			wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
+			r.check(t, ctx, false)
+		})
 	}
-	r.erlConnects(t, ctx)
-	wait(t, ctx, arrived, "erl's connection")
-	r.send(ctx)
-	wait(t, ctx, r.g.trace.seen(statusLine("<-", "nok")), "nok from erl")
-	close(release)
-	wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
-	r.check(t, ctx, false)
 }
 
 // TestRaceGoGo has two Go nodes connect to each other at once: the

@@ -210,11 +210,12 @@ func (m *Mailbox) push(t Term) {
 		return
 	}
 	if m.n == m.l.size {
-		if m.dropped == 0 {
+		m.dropped++
+		first := m.dropped == 1
+		m.qmu.Unlock()
+		if first {
 			m.node.logger().Warn("ei: mailbox full, dropping messages", "pid", m.pid, "name", m.name)
 		}
-		m.dropped++
-		m.qmu.Unlock()
 		return
 	}
 	if m.n == len(m.q) {

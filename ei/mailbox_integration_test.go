@@ -593,6 +593,10 @@ func TestErlCallsGoMailbox(t *testing.T) {
 					t.Errorf("gen_server:call(%v, <<\"req\">>) = %v, want %v", to, got, want)
 				}
 			}
+			// erl's tags are [alias|Ref]: the replies went to the aliases.
+			if trace := e.node.Trace.(*syncBuffer).String(); strings.Count(trace, "-> ei.AliasSend{") != 2 {
+				t.Errorf("the replies were not sent with ALIAS_SEND")
+			}
 			// A Go name that does not exist: erl's call exits with noproc.
 			_, err := e.node.RPC(ctx, e.peer, "gen_server", "call", ei.List{ei.Tuple{ei.Atom("nobody"), self}, ei.Atom("req"), int64(10000)})
 			var re *ei.RPCError

@@ -196,6 +196,17 @@ func startErlRace(t *testing.T, ctx context.Context, otp erltest.OTP, goName str
 	return &erlRace{erl: erl, g: g, ctl: c, sent: make(chan error, 1)}
 }
 
+// eachErlRace runs f in a subtest for each OTP release at hand (see
+// erltest.OTPs), with an erlRace whose Go node's name starts with goName.
+func eachErlRace(t *testing.T, goName string, f func(t *testing.T, ctx context.Context, r *erlRace)) {
+	for _, otp := range erltest.OTPs(t) {
+		t.Run(otp.String(), func(t *testing.T) {
+			ctx := raceContext(t)
+			f(t, ctx, startErlRace(t, ctx, otp, goName))
+		})
+	}
+}
+
 // send starts g's attempt: a message to erl's echo.
 func (r *erlRace) send(ctx context.Context) {
 	go func() {
@@ -252,39 +263,31 @@ func containsTerm(l List, t Term) bool {
 // then our attempt goes on, erl answers ok_simultaneous, and ours
 // survives.
 func TestRaceErlGoHigher(t *testing.T) {
-	for _, otp := range erltest.OTPs(t) {
-		t.Run(otp.String(), func(t *testing.T) {
-			ctx := raceContext(t)
-			r := startErlRace(t, ctx, otp, "zgo")
-			g := holdDials(r.g)
-			r.send(ctx)
-			wait(t, ctx, g.reached, "our connection attempt")
-			refused := r.g.trace.seen(statusLine("->", "nok"))
-			r.erlConnects(t, ctx)
-			wait(t, ctx, refused, "nok sent to erl")
-			close(g.open)
-			wait(t, ctx, r.g.trace.seen(statusLine("<-", "ok_simultaneous")), "ok_simultaneous from erl")
-			r.check(t, ctx, true)
-		})
-	}
+	eachErlRace(t, "zgo", func(t *testing.T, ctx context.Context, r *erlRace) {
+		g := holdDials(r.g)
+		r.send(ctx)
+		wait(t, ctx, g.reached, "our connection attempt")
+		refused := r.g.trace.seen(statusLine("->", "nok"))
+		r.erlConnects(t, ctx)
+		wait(t, ctx, refused, "nok sent to erl")
+		close(g.open)
+		wait(t, ctx, r.g.trace.seen(statusLine("<-", "ok_simultaneous")), "ok_simultaneous from erl")
+		r.check(t, ctx, true)
+	})
 }
 
 // TestRaceErlGoLower: the Go node's name sorts lower. Our attempt is held
 // before dialling; erl's connection arrives, gets ok_simultaneous and
 // survives, and our attempt is dropped.
 func TestRaceErlGoLower(t *testing.T) {
-	for _, otp := range erltest.OTPs(t) {
-		t.Run(otp.String(), func(t *testing.T) {
-			ctx := raceContext(t)
-			r := startErlRace(t, ctx, otp, "ago")
-			g := holdDials(r.g)
-			r.send(ctx)
-			wait(t, ctx, g.reached, "our connection attempt")
-			r.erlConnects(t, ctx)
-			wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
-			r.check(t, ctx, false)
-		})
-	}
+	eachErlRace(t, "ago", func(t *testing.T, ctx context.Context, r *erlRace) {
+		g := holdDials(r.g)
+		r.send(ctx)
+		wait(t, ctx, g.reached, "our connection attempt")
+		r.erlConnects(t, ctx)
+		wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
+		r.check(t, ctx, false)
+	})
 }
 
 // TestRaceErlGoLowerRefused: the Go node's name sorts lower, and erl's
@@ -292,25 +295,21 @@ func TestRaceErlGoLower(t *testing.T) {
 // refuses it with nok; then our Listener lets erl's connection through
 // with ok_simultaneous.
 func TestRaceErlGoLowerRefused(t *testing.T) {
-	for _, otp := range erltest.OTPs(t) {
-		t.Run(otp.String(), func(t *testing.T) {
-			ctx := raceContext(t)
-			r := startErlRace(t, ctx, otp, "ago")
-			arrived := make(chan struct{})
-			release := make(chan struct{})
-			r.g.l.acceptHook = func(Atom) {
-				close(arrived)
-				<-release
-			}
-			r.erlConnects(t, ctx)
-			wait(t, ctx, arrived, "erl's connection")
-			r.send(ctx)
-			wait(t, ctx, r.g.trace.seen(statusLine("<-", "nok")), "nok from erl")
-			close(release)
-			wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
-			r.check(t, ctx, false)
-		})
-	}
+	eachErlRace(t, "ago", func(t *testing.T, ctx context.Context, r *erlRace) {
+		arrived := make(chan struct{})
+		release := make(chan struct{})
+		r.g.l.acceptHook = func(Atom) {
+			close(arrived)
+			<-release
+		}
+		r.erlConnects(t, ctx)
+		wait(t, ctx, arrived, "erl's connection")
+		r.send(ctx)
+		wait(t, ctx, r.g.trace.seen(statusLine("<-", "nok")), "nok from erl")
+		close(release)
+		wait(t, ctx, r.g.trace.seen(statusLine("->", "ok_simultaneous")), "ok_simultaneous sent to erl")
+		r.check(t, ctx, false)
+	})
 }
 
 // TestRaceGoGo has two Go nodes connect to each other at once: the

@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// setupTimeout bounds each connection attempt of a node's table: epmd
-// lookup, dial and handshake (erl's net_setuptime is 7 seconds).
-const setupTimeout = 10 * time.Second
-
 // layerFlags are offered on the connections of a node's table on top of
 // Node.Flags: the mailbox layer implements them.
 const layerFlags = FlagDistMonitor | FlagDistMonitorName | FlagAlias
@@ -114,7 +110,9 @@ func (l *layer) conn(ctx context.Context, node Atom) (*connState, error) {
 		if p == nil {
 			p = &peer{ready: make(chan struct{})}
 			cs := l.newConnState(node, true)
-			actx, cancel := context.WithTimeout(l.ctx, setupTimeout)
+			// The attempt, epmd lookup, dial and handshake, is bounded by
+			// the setup time, like erl's net_setuptime.
+			actx, cancel := l.node.setupContext(l.ctx)
 			cs.cancel = cancel
 			p.owner = cs
 			l.peers[node] = p

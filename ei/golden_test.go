@@ -14,6 +14,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goei/goei/internal/erltest"
 )
 
 // The -update flag may be shared with other tests in this package, so it
@@ -192,10 +194,7 @@ func erlString(s string) string {
 
 // updateGoldens runs erl over goldenCorpus and rewrites testdata/golden.txt.
 func updateGoldens(t *testing.T) {
-	erl, err := exec.LookPath("erl")
-	if err != nil {
-		t.Fatalf("-update needs erl: %v", err)
-	}
+	erl := erltest.Need(t, "erl")
 	dir := t.TempDir()
 	var cases bytes.Buffer
 	for _, c := range goldenCorpus {
@@ -205,8 +204,9 @@ func updateGoldens(t *testing.T) {
 		}
 		fmt.Fprintf(&cases, "{%s, %s, %s}.\n", erlString(c.name), erlString(c.erl+"."), erlString(opts+"."))
 	}
-	in, out := filepath.Join(dir, "cases.eterm"), filepath.Join(dir, "golden.txt")
-	if err := os.WriteFile(in, cases.Bytes(), 0o644); err != nil {
+	// erl runs in dir, so relative names do, also in a chroot.
+	in, out := "cases.eterm", "golden.txt"
+	if err := os.WriteFile(filepath.Join(dir, in), cases.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	script := `
@@ -228,7 +228,7 @@ halt().`
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("erl: %v\n%s", err, b)
 	}
-	lines, err := os.ReadFile(out)
+	lines, err := os.ReadFile(filepath.Join(dir, out))
 	if err != nil {
 		t.Fatal(err)
 	}

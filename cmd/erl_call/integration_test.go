@@ -15,23 +15,10 @@ import (
 	"github.com/goei/goei/internal/erltest"
 )
 
-// otpErlCall finds OTP's erl_call next to erl, or skips t.
+// otpErlCall returns OTP's erl_call, or skips t.
 func otpErlCall(t *testing.T) string {
 	t.Helper()
-	erl, err := filepath.EvalSymlinks(erltest.Need(t, "erl"))
-	if err != nil {
-		t.Skipf("erl: %v", err)
-	}
-	// erl is ROOT/bin/erl; erl_call is ROOT/lib/erl_interface-VSN/bin/erl_call,
-	// and in some releases ROOT/erts-VSN/bin/erl_call.
-	root := filepath.Dir(filepath.Dir(erl))
-	for _, pattern := range []string{"lib/erl_interface-*/bin/erl_call", "erts-*/bin/erl_call"} {
-		if found, _ := filepath.Glob(filepath.Join(root, pattern)); len(found) > 0 {
-			return found[len(found)-1]
-		}
-	}
-	t.Skip("OTP's erl_call not found next to erl")
-	return ""
+	return erltest.Need(t, "erl_call")
 }
 
 // runAsMain makes the test binary run main instead of the tests, so that

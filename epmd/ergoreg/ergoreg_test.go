@@ -19,7 +19,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -91,8 +90,11 @@ func startEnv() (*env, error) {
 	}
 	e.host, _, _ = strings.Cut(host, ".")
 	if erltest.HaveOTP() {
-		bin, _ := exec.LookPath("epmd")
 		dir, err := os.MkdirTemp("", "ergoreg")
+		if err != nil {
+			return nil, err
+		}
+		bin, err := erltest.Program("epmd", dir)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
-// Package erltest starts real Erlang programs (erl, OTP's epmd) for
-// integration tests. Every helper skips the test when the program is missing
-// or when tests run with -short, and stops what it started in t.Cleanup.
+// Package erltest starts real Erlang programs (erl, OTP's epmd and
+// erl_call) for integration tests, from the Erlang/OTP that $GOEI_OTP
+// selects: the host's, or one in a Debian chroot (see EnvOTP). Every
+// helper skips the test when that OTP is missing or when tests run with
+// -short, and stops what it started in t.Cleanup, by pid.
 package erltest
 
 import (
@@ -23,28 +25,11 @@ import (
 // readyTimeout bounds how long a started program may take to become ready.
 const readyTimeout = 30 * time.Second
 
-// Need skips t when -short is set or prog is not on PATH; it returns prog's path.
-func Need(t testing.TB, prog string) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skipf("skipping %s integration test with -short", prog)
-	}
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		t.Skipf("%s not found: %v", prog, err)
-	}
-	return p
-}
-
 // HaveOTP reports whether OTP's erl and epmd may be used: tests do not run
-// with -short, and both are on PATH. It is for choosing, where Need skips.
+// with -short, and the OTP that $GOEI_OTP selects has both. It is for
+// choosing, where Need skips.
 func HaveOTP() bool {
-	if testing.Short() {
-		return false
-	}
-	_, err1 := exec.LookPath("epmd")
-	_, err2 := exec.LookPath("erl")
-	return err1 == nil && err2 == nil
+	return Have("erl") && Have("epmd")
 }
 
 // FreePort returns a TCP port that was free on every IPv4 address a

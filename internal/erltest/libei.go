@@ -20,13 +20,14 @@ import (
 // or with -short, and fails t when cc fails.
 func BuildEI(t testing.TB, src string) string {
 	t.Helper()
-	erl := Need(t, "erl")
+	Need(t, "erl")
+	in, _ := OTP{}.install() // Need checked it
 	cc, err := exec.LookPath("cc")
 	if err != nil {
 		t.Logf("no C side: %v", err)
 		return ""
 	}
-	dir, err := eiDir(erl)
+	dir, err := eiDir(filepath.Join(in.chroot, in.root))
 	if err != nil {
 		t.Logf("no C side: %v", err)
 		return ""
@@ -41,13 +42,8 @@ func BuildEI(t testing.TB, src string) string {
 }
 
 // eiDir finds erl_interface-*/ (with include/ei.h and lib/libei.a) in
-// the OTP installation that the erl on PATH belongs to.
-func eiDir(erl string) (string, error) {
-	bin, err := filepath.EvalSymlinks(erl)
-	if err != nil {
-		return "", err
-	}
-	root := filepath.Dir(filepath.Dir(bin)) // ROOT/bin/erl
+// the OTP installation at root (code:root_dir(), seen from the host).
+func eiDir(root string) (string, error) {
 	dirs, _ := filepath.Glob(filepath.Join(root, "lib", "erl_interface-*"))
 	for i := len(dirs) - 1; i >= 0; i-- {
 		_, errH := os.Stat(filepath.Join(dirs[i], "include", "ei.h"))

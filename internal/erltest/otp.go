@@ -3,76 +3,170 @@ package erltest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// OTP is an Erlang/OTP installation to run erl from: the one on PATH, or
-// one inside a chroot, for testing against several OTP releases on one
-// machine.
+// EnvOTP names the environment variable that selects the Erlang/OTP the
+// integration tests run. Unset or empty means the host's: erl on PATH,
+// and OTP's epmd and erl_call from erl's own installation. A directory
+// means a Debian chroot holding OTP, made with
+//
+//	debootstrap --variant=minbase --include=erlang-base,erlang-ssl trixie DIR
+//
+// whose erl, epmd and erl_call then run inside it (see Need). Tests that
+// need OTP skip when the directory does not exist.
+const EnvOTP = "GOEI_OTP"
+
+// OTP is an Erlang/OTP installation to run erl, epmd and erl_call from.
 type OTP struct {
-	// Root is "" for the erl on PATH, else a directory holding a system
-	// with usr/bin/erl, run with chroot (as root). Programs there see
-	// only that tree, so files such as -ssl_dist_optfile must be in it.
+	// Root is "" for the installation $GOEI_OTP selects, else the
+	// directory of a chroot holding OTP, run as Need describes.
 	Root string
 }
 
-// String names the installation in test names: "path", or the base
-// name of Root.
-func (o OTP) String() string {
-	if o.Root == "" {
-		return "path"
+// dir returns the chroot directory of o, "" for the host's OTP.
+func (o OTP) dir() string {
+	if o.Root != "" {
+		return o.Root
 	}
-	return filepath.Base(o.Root)
+	return os.Getenv(EnvOTP)
 }
 
-// OTPs returns the erl on PATH and those in the chroots listed in
-// $GOEI_OTP_ROOTS (separated by spaces or colons), for tests that loop
-// over OTP releases. It skips t with -short or when there is none.
+// String names the installation in test names: "path" for the host's,
+// else the base name of the chroot directory.
+func (o OTP) String() string {
+	if d := o.dir(); d != "" {
+		return filepath.Base(d)
+	}
+	return "path"
+}
+
+// OTPs returns the installations to test against, for tests that loop
+// over them: the one $GOEI_OTP selects (CI runs the tests once per OTP
+// release). It skips t as Need does.
 func OTPs(t testing.TB) []OTP {
 	t.Helper()
+	OTP{}.Need(t, "erl")
+	return []OTP{{}}
+}
+
+var (
+	installsMu sync.Mutex
+	installs   = map[string]*installResult{}
+)
+
+type installResult struct {
+	once sync.Once
+	in   *install
+	err  error
+}
+
+// install returns what findOTP finds for o, once per process.
+func (o OTP) install() (*install, error) {
+	d := o.dir()
+	installsMu.Lock()
+	r := installs[d]
+	if r == nil {
+		r = new(installResult)
+		installs[d] = r
+	}
+	installsMu.Unlock()
+	r.once.Do(func() { r.in, r.err = findOTP(d) })
+	return r.in, r.err
+}
+
+// Have reports whether tests may run OTP's program prog ("erl", "erlc",
+// "epmd" or "erl_call"): tests do not run with -short and the OTP that $GOEI_OTP
+// selects has prog.
+func Have(prog string) bool {
 	if testing.Short() {
-		t.Skip("skipping erl integration test with -short")
+		return false
 	}
-	var otps []OTP
-	if _, err := exec.LookPath("erl"); err == nil {
-		otps = append(otps, OTP{})
+	in, err := OTP{}.install()
+	return err == nil && in.progs[prog] != ""
+}
+
+// Need is Need of the OTP that $GOEI_OTP selects.
+func Need(t testing.TB, prog string) string {
+	t.Helper()
+	return OTP{}.Need(t, prog)
+}
+
+// Need skips t when -short is set or when the installation is missing,
+// and fails it when the installation is there but broken. It returns a
+// program to run in place of OTP's prog ("erl", "erlc", "epmd" or
+// "erl_call") with exec.Command, as Program does, with a t.TempDir() for the script
+// a chroot needs. That script goes away with t: ask in the test that
+// runs the program, not in a subtest.
+func (o OTP) Need(t testing.TB, prog string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipping %s integration test with -short", prog)
 	}
-	for _, root := range strings.FieldsFunc(os.Getenv("GOEI_OTP_ROOTS"), func(r rune) bool { return r == ' ' || r == ':' }) {
-		if _, err := os.Stat(filepath.Join(root, "usr/bin/erl")); err == nil {
-			otps = append(otps, OTP{Root: root})
-		}
+	in, err := o.install()
+	switch {
+	case errors.Is(err, errMissing):
+		t.Skipf("%s: %v", prog, err)
+	case err != nil:
+		t.Fatalf("%s: %v", prog, err)
 	}
-	if len(otps) == 0 {
-		t.Skip("erl not found")
+	if in.progs[prog] == "" {
+		t.Skipf("OTP %s at %s has no %s", in.release, in.where(), prog)
 	}
-	return otps
+	if in.chroot == "" {
+		return in.progs[prog]
+	}
+	p, err := writeScript(t.TempDir(), in.chroot, in.progs[prog])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Program returns a program to run in place of OTP's prog ("erl", "erlc",
+// "epmd" or "erl_call") of the installation $GOEI_OTP selects, with exec.Command,
+// for code outside a test, such as TestMain; tests use Need. On the host
+// it is OTP's own binary. For a chroot it is a script written to dir,
+// which the caller removes when done, that runs prog inside the chroot
+// (see chrootScript) with the host's temporary directory, $HOME and the
+// working directory at the same paths, and with the same pid, so that
+// killing it kills prog.
+//
+// epmd and erl_call are never Go programs, such as a build of cmd/epmd
+// installed as "epmd" on PATH: they come from erl's own installation
+// (code:root_dir()).
+func Program(prog, dir string) (string, error) {
+	in, err := OTP{}.install()
+	if err != nil {
+		return "", err
+	}
+	p := in.progs[prog]
+	switch {
+	case p == "":
+		return "", fmt.Errorf("erltest: OTP %s at %s has no %s", in.release, in.where(), prog)
+	case in.chroot == "":
+		return p, nil
+	}
+	return writeScript(dir, in.chroot, p)
 }
 
 // command returns erl with args, run in a new directory that is also
 // HOME, with ERL_EPMD_PORT set to epmdPort when it is not zero.
 func (o OTP) command(ctx context.Context, t testing.TB, epmdPort int, args ...string) *exec.Cmd {
 	t.Helper()
-	var cmd *exec.Cmd
-	env := os.Environ()
-	if o.Root == "" {
-		cmd = exec.CommandContext(ctx, Need(t, "erl"), args...)
-		cmd.Dir = t.TempDir()
-		env = append(env, "HOME="+cmd.Dir)
-	} else {
-		cmd = exec.CommandContext(ctx, "chroot", append([]string{o.Root, "/usr/bin/erl"}, args...)...)
-		cmd.Dir = "/"
-		env = append(env, "HOME=/tmp")
-	}
+	cmd := exec.CommandContext(ctx, o.Need(t, "erl"), args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
 	if epmdPort != 0 {
-		env = append(env, "ERL_EPMD_PORT="+strconv.Itoa(epmdPort))
+		cmd.Env = append(cmd.Env, "ERL_EPMD_PORT="+strconv.Itoa(epmdPort))
 	}
-	cmd.Env = env
 	return cmd
 }
 

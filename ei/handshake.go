@@ -69,8 +69,18 @@ const MandatoryFlags = FlagExtendedReferences | FlagFunTags | FlagExtendedPidsPo
 // DefaultFlags are the flags a Node advertises when Node.Flags is zero: the
 // OTP 26 mandatory set, monitors, SEND_SENDER, and the 131/68 distribution
 // header with atom cache and fragments.
+//
+// Monitors take FlagDistMonitor and FlagDistMonitorName both: erl sends
+// MONITOR_P, DEMONITOR_P and MONITOR_P_EXIT only to nodes that offer the
+// two (erl_interface offers the first alone, so its C-nodes get none).
+// With them, a MonitorP sent to erl gets the 'DOWN' as a MonitorPExit
+// (noproc at once for a dead process or unused name), and an erl process
+// that monitors a Go pid or registered name sends a MonitorP that arrives
+// from Conn.Receive: its 'DOWN' fires when the program sends the
+// MonitorPExit, or with noconnection when the connection closes.
+// Mailboxes (Node.NewMailbox) answer these signals themselves.
 const DefaultFlags = MandatoryFlags | FlagUnlinkID | FlagV4NC | FlagMandatory25Digest |
-	FlagDistMonitor | FlagSmallAtomTags | FlagSendSender | FlagDistHdrAtomCache | FlagFragments
+	FlagDistMonitor | FlagDistMonitorName | FlagSmallAtomTags | FlagSendSender | FlagDistHdrAtomCache | FlagFragments
 
 // supportedFlags are the flags this package can honour; others are
 // dropped from Node.Flags before advertising.

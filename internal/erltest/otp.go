@@ -102,9 +102,9 @@ func Need(t testing.TB, prog string) string {
 // Need skips t when -short is set or when the installation is missing,
 // and fails it when the installation is there but broken. It returns a
 // program to run in place of OTP's prog ("erl", "erlc", "epmd" or
-// "erl_call") with exec.Command, as Program does, with a t.TempDir() for the script
-// a chroot needs. That script goes away with t: ask in the test that
-// runs the program, not in a subtest.
+// "erl_call") with exec.Command, as Program does, with a t.TempDir() for
+// the script a chroot needs. That script goes away with t: ask in the
+// test that runs the program, not in a subtest.
 func (o OTP) Need(t testing.TB, prog string) string {
 	t.Helper()
 	if testing.Short() {

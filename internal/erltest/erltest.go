@@ -8,8 +8,10 @@ package erltest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,18 +35,68 @@ func HaveOTP() bool {
 	return Have("erl") && Have("epmd")
 }
 
-// FreePort returns a TCP port that was free on every IPv4 address a
-// moment ago. It asks for one on 0.0.0.0, not only on 127.0.0.1: busy
-// loopback clients hold ports on 127.0.0.1 that the kernel would still
-// hand out for 127.0.0.2 or 0.0.0.0, where binding them then fails.
+// FreePort returns a TCP port that was free on every IPv4 address (and
+// on IPv6's, where there is IPv6) a moment ago, and that no other call in
+// this process returned. Where it can, it picks one below the kernel's
+// ephemeral range (ip_local_port_range): the kernel hands out ports of
+// that range to any bind(:0) or outgoing connection, and for a socket
+// bound to 127.0.0.2 it readily picks a port that erl listens on at
+// 127.0.0.1, so that binding the port again later may fail.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatalf("FreePort: %v", err)
+	low, ok := ephemeralLow()
+	for range 1000 {
+		var l net.Listener
+		var err error
+		if ok {
+			l, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", minFreePort+rand.IntN(low-minFreePort)))
+		} else {
+			l, err = net.Listen("tcp4", "0.0.0.0:0")
+		}
+		if err != nil {
+			continue
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l6, err6 := net.Listen("tcp6", fmt.Sprintf("[::]:%d", port))
+		l.Close()
+		if err6 == nil {
+			l6.Close()
+		} else if errors.Is(err6, syscall.EADDRINUSE) {
+			continue
+		}
+		freePorts.Lock()
+		_, dup := freePorts.given[port]
+		freePorts.given[port] = true
+		freePorts.Unlock()
+		if !dup {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("FreePort: no free port found")
+	return 0
+}
+
+// minFreePort is the lowest port FreePort picks below the ephemeral range,
+// above the ports services commonly use.
+const minFreePort = 10000
+
+var freePorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
+
+// ephemeralLow returns the low end of the kernel's ephemeral port range,
+// if there are enough ports between minFreePort and it.
+func ephemeralLow() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, false
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low-minFreePort < 1000 {
+		return 0, false
+	}
+	return low, true
 }
 
 // Host is the host part erl uses for -sname nodes: the short host name.

@@ -4,6 +4,7 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,6 +191,31 @@ func TestShellQuote(t *testing.T) {
 		out, err := exec.Command("sh", "-c", `printf %s `+shellQuote(s)).Output()
 		if err != nil || string(out) != s {
 			t.Errorf("sh printed %q, %v for shellQuote(%q), want it back", out, err, s)
+		}
+	}
+}
+
+// TestFreePort checks that FreePort's ports are distinct, outside the
+// kernel's ephemeral range, and can be bound on any loopback address.
+func TestFreePort(t *testing.T) {
+	low, ok := ephemeralLow()
+	seen := map[int]bool{}
+	for range 50 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Errorf("FreePort() = %d twice", p)
+		}
+		seen[p] = true
+		if ok && (p < minFreePort || p >= low) {
+			t.Errorf("FreePort() = %d, want it in [%d, %d)", p, minFreePort, low)
+		}
+		for _, addr := range []string{"127.0.0.1", "127.0.0.2", "0.0.0.0"} {
+			l, err := net.Listen("tcp4", fmt.Sprintf("%s:%d", addr, p))
+			if err != nil {
+				t.Errorf("listen on FreePort() at %s: %v", addr, err)
+				continue
+			}
+			l.Close()
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -258,10 +257,10 @@ func TestListenerLockout(t *testing.T) {
 	}
 	port, n, l := acceptingNode(t)
 	connectors := map[string]func() (time.Duration, error){"go": goConnector(t, port, n.Name)}
-	if _, err := exec.LookPath("erl"); err == nil {
+	if erltest.Have("erl") {
 		connectors["erl"] = erlConnector(t, startErlControl(t, port), n.Name)
 	} else {
-		t.Logf("erl not found (%v): testing Go connections only", err)
+		t.Logf("erl not found: testing Go connections only")
 	}
 	const tries = 5
 	unloaded := map[string]time.Duration{}

@@ -54,10 +54,10 @@ func TestOTPEpmdSuite(t *testing.T) {
 		t.Skipf("common_test is not installed (Debian package erlang-common-test): %v", err)
 	}
 	daemons := []struct{ name, bin string }{{"ours", buildEPMD(t)}}
-	if otp, err := exec.LookPath("epmd"); err == nil {
-		daemons = append(daemons, struct{ name, bin string }{"otp", otp})
+	if erltest.Have("epmd") {
+		daemons = append(daemons, struct{ name, bin string }{"otp", erltest.Need(t, "epmd")})
 	} else {
-		t.Logf("OTP's epmd not found, so not compared: %v", err)
+		t.Logf("OTP's epmd not found, so not compared")
 	}
 	results := make([]*suiteResult, len(daemons))
 	t.Run("group", func(t *testing.T) {

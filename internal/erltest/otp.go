@@ -130,6 +130,19 @@ func (o OTP) Need(t testing.TB, prog string) string {
 	return p
 }
 
+// Release returns the major release of the OTP that $GOEI_OTP selects
+// (erlang:system_info(otp_release), such as 25), skipping t as Need does.
+func Release(t testing.TB) int {
+	t.Helper()
+	Need(t, "erl")
+	in, _ := OTP{}.install()
+	r, err := strconv.Atoi(in.release)
+	if err != nil {
+		t.Fatalf("erltest: OTP release %q: %v", in.release, err)
+	}
+	return r
+}
+
 // Program returns a program to run in place of OTP's prog ("erl", "erlc",
 // "epmd" or "erl_call") of the installation $GOEI_OTP selects, with exec.Command,
 // for code outside a test, such as TestMain; tests use Need. On the host

@@ -1,0 +1,201 @@
+package ei
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// atomTerm decodes any of the atom encodings as a boxed Term.
+func (r *Reader) atomTerm() (Term, error) {
+	b, e, latin1, cached, err := r.atomBytes()
+	switch {
+	case err != nil:
+		return nil, err
+	case e != nil:
+		return e.term, nil
+	case b == nil:
+		return cached, nil
+	case latin1:
+		b = latin1ToUTF8(b)
+	}
+	return intern(b).term, nil
+}
+
+// atom decodes any of the atom encodings.
+func (r *Reader) atom() (Atom, error) {
+	b, e, latin1, cached, err := r.atomBytes()
+	switch {
+	case err != nil:
+		return "", err
+	case e != nil:
+		return e.atom, nil
+	case b == nil:
+		return cached, nil
+	case latin1:
+		return latin1Atom(b), nil
+	}
+	r.last = intern(b)
+	return r.last.atom, nil
+}
+
+// runeCount counts the characters of valid UTF-8 (without allocating, which
+// utf8.RuneCount may do).
+func runeCount(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c&0xc0 != 0x80 {
+			n++
+		}
+	}
+	return n
+}
+
+// atomEntry is an atom and the same atom boxed as a Term.
+type atomEntry struct {
+	atom Atom
+	term Term
+
+	// For an atom of up to 6 bytes, enc holds its SMALL_ATOM_UTF8_EXT
+	// encoding as a little-endian word and mask has a 0xff byte for each
+	// byte of it; otherwise mask is 0.
+	enc, mask uint64
+}
+
+// atomTable caches decoded atoms so that decoding a known atom does not
+// allocate. Like Erlang's atom table it is shared by all decoders; unlike
+// it, it has a fixed size and a colliding atom replaces the entry, so
+// input with many distinct atoms cannot grow it.
+var (
+	atomSeed  = maphash.MakeSeed()
+	atomTable [1 << 12]atomic.Pointer[atomEntry]
+)
+
+func atomSlot(b []byte) *atomic.Pointer[atomEntry] {
+	return &atomTable[maphash.Bytes(atomSeed, b)%uint64(len(atomTable))]
+}
+
+// lookup returns the table entry for atom b, or nil.
+func lookup(b []byte) *atomEntry {
+	if e := atomSlot(b).Load(); e != nil && string(e.atom) == string(b) {
+		return e
+	}
+	return nil
+}
+
+// intern returns the table entry for the valid UTF-8 atom b, adding it if
+// needed.
+func intern(b []byte) *atomEntry {
+	slot := atomSlot(b)
+	if e := slot.Load(); e != nil && string(e.atom) == string(b) {
+		return e
+	}
+	a := Atom(b)
+	e := &atomEntry{atom: a, term: a}
+	if len(b) <= 6 {
+		var w [8]byte
+		w[0], w[1] = tagSmallAtomUTF8, byte(len(b))
+		copy(w[2:], b)
+		e.enc = binary.LittleEndian.Uint64(w[:])
+		e.mask = 1<<(8*(2+len(b))) - 1
+	}
+	slot.Store(e)
+	return e
+}
+
+// atomBytes consumes an atom and returns its bytes, which are Latin-1 if
+// latin1 is set, or for ATOM_CACHE_REF nil bytes and the cached atom. For
+// a UTF-8 atom already in the atom table it also returns the entry (and
+// skips checking the bytes, which the table holds only once checked).
+func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, err error) {
+	start := r.off
+	if !r.has(1) {
+		return nil, nil, false, "", r.truncated(start, "atom")
+	}
+	tag := r.u8()
+	var n int
+	switch tag {
+	case tagSmallAtomUTF8, tagSmallAtom:
+		if !r.has(1) {
+			r.off = start
+			return nil, nil, false, "", r.truncated(start, tagName(tag))
+		}
+		n = int(r.u8())
+	case tagAtomUTF8, tagAtom:
+		if !r.has(2) {
+			r.off = start
+			return nil, nil, false, "", r.truncated(start, tagName(tag))
+		}
+		n = int(r.u16())
+	case tagAtomCacheRef:
+		if !r.has(1) {
+			r.off = start
+			return nil, nil, false, "", r.truncated(start, "ATOM_CACHE_REF")
+		}
+		i := int(r.u8())
+		if i >= len(r.AtomCache) {
+			r.off = start
+			return nil, nil, false, "", r.errorf(start, "ATOM_CACHE_REF %d not in the atom cache (%d entries)", i, len(r.AtomCache))
+		}
+		return nil, nil, false, r.AtomCache[i], nil
+	default:
+		r.off = start
+		return nil, nil, false, "", r.errorf(start, "want an atom, got %s", tagName(tag))
+	}
+	if !r.has(uint64(n)) {
+		r.off = start
+		return nil, nil, false, "", r.truncated(start, tagName(tag))
+	}
+	b = r.bytes(n)
+	if tag == tagAtom || tag == tagSmallAtom {
+		if n > math.MaxUint8 {
+			r.off = start
+			return nil, nil, false, "", r.errorf(start, "atom of %d characters, more than 255", n)
+		}
+		return b, nil, true, "", nil
+	}
+	if e := r.last; e != nil && string(e.atom) == string(b) {
+		return b, e, false, "", nil
+	}
+	if e := lookup(b); e != nil {
+		r.last = e
+		return b, e, false, "", nil
+	}
+	if msg := checkAtomText(b); msg != "" {
+		r.off = start
+		return nil, nil, false, "", r.errorf(start, "%s", msg)
+	}
+	return b, nil, false, "", nil
+}
+
+// checkAtomText says why b cannot be the text of a UTF-8 atom (invalid
+// UTF-8, or more than 255 characters), or returns "" if it can.
+func checkAtomText(b []byte) string {
+	if !utf8.Valid(b) {
+		return "atom is not valid UTF-8"
+	}
+	if len(b) > math.MaxUint8 && runeCount(b) > math.MaxUint8 {
+		return fmt.Sprintf("atom of %d characters, more than 255", runeCount(b))
+	}
+	return ""
+}
+
+// latin1Atom converts a Latin-1 atom to UTF-8.
+func latin1Atom(b []byte) Atom { return intern(latin1ToUTF8(b)).atom }
+
+func latin1ToUTF8(b []byte) []byte {
+	for i, c := range b {
+		if c >= utf8.RuneSelf {
+			u := make([]byte, i, 2*len(b))
+			copy(u, b)
+			for _, c := range b[i:] {
+				u = utf8.AppendRune(u, rune(c))
+			}
+			return u
+		}
+	}
+	return b
+}

@@ -1,72 +1,232 @@
 package ei
 
 import (
-	"fmt"
-	"math"
+	"reflect"
 	"unsafe"
 )
 
-// arena holds the slabs that Reader.term carves decoded values from, so
-// that a tree of many small values costs a few allocations rather than one
-// (or two) per value: element arrays of tuples, lists and maps, copied
-// bytes, reference words, and the boxes that hold values inside a Term.
+// arena holds the memory that Reader.term builds decoded values in, so
+// that a tree of many small values costs a few allocations rather than
+// one or two per value.
 //
-// A slab is carved front to back, and a piece is never written again once
-// handed out, except by the caller that owns it (a Binary's bytes). Pieces
-// are sliced with full slice expressions, so appending to one never
-// touches a neighbour. A slab is sized by what the rest of the input could
-// fill and by maxSlab, so a term kept alive keeps at most a few kilobytes
-// of its siblings alive, and a short input gets short slabs.
+// Before a term is decoded, measure counts what it will take of each
+// slab, and reserve makes the slabs it lacks: one allocation per memory
+// layout (terms, words, cells, cells4), cut into one slab per Go type.
+// A slab is carved front to back, and a piece is never written again
+// once handed out, except by the caller that owns it (a Binary's bytes).
+// Pieces are sliced with full slice expressions, so appending to one
+// never touches a neighbour. What measure did not count (a term it could
+// not walk, or more than a block holds) comes from slabs that grow as
+// they are used, as they would without measure.
+//
+// An arena that reuses (Decoder.Reuse) carves its slabs again from the
+// start for each term. Since a slab only ever holds values of one Go
+// type, a term wrongly used after the next decode shows wrong values,
+// never memory of another type.
 type arena struct {
-	terms []Term   // elements of tuples, lists and funs' free variables
-	pairs []Pair   // elements of maps
-	bytes []byte   // bytes of binaries, bitstrings and strings
-	words []uint32 // reference IDs
+	terms []Term   // elements of tuples, lists, maps (a Pair is two Terms) and funs' free variables
+	words []uint64 // bytes of binaries, bitstrings and strings; integers and floats; reference IDs
 
-	// Boxes. A box holds the bytes of the value, so values with the same
-	// layout share a slab: seqs holds Tuples and Lists, words64 int64s
-	// and the bits of float64s.
-	seqs          []Tuple
-	words64       []int64
-	improperLists []ImproperList
-	strings       []String
-	binaries      []Binary
-	bitBinaries   []BitBinary
-	maps          []Map
-	pids          []Pid
-	ports         []Port
-	refs          []Ref
+	// Boxes: the values that Terms point to, each in a cell with the
+	// layout of its type, so that a cell block has the pointer map of
+	// the values in it.
+	seqs     []cell3 // Tuple and List
+	maps     []cell3 // Map
+	binaries []cell3 // Binary
+	strings  []cell3 // String
+	refs     []cell6 // Ref
+	pids     []cell4 // Pid
+	ports    []cell4 // Port
+	bitBins  []cell4 // BitBinary
+
+	reuse     bool // carve the slabs again for each term
+	overflows int  // pieces that did not fit the slabs reserved for them
 }
 
-// maxSlab is the most elements a new slab holds beyond the n it is made
-// for; a piece of more than maxSlab elements gets its own allocation.
+// The cell types have the layouts of the values boxed in them: a pointer
+// word, then words without pointers (and for cell6 the same twice). Each
+// type put in a cell fits it, with pointers exactly where the cell has
+// them (TestArenaCellLayout checks this).
+type (
+	cell3 struct { // Tuple, List, Map, Binary: a slice; String: a string
+		p    unsafe.Pointer
+		a, b uintptr
+	}
+	cell4 struct { // Pid, Port: an Atom and numbers; BitBinary: a slice and a byte
+		p       unsafe.Pointer
+		a, b, c uintptr
+	}
+	cell6 struct { // Ref: an Atom and a number, then a slice
+		p    unsafe.Pointer
+		a, b uintptr
+		q    unsafe.Pointer
+		c, d uintptr
+	}
+)
+
+// maxSlab is the most elements (or bytes) of one piece carved from a
+// shared slab, and the most spare elements a slab made while decoding
+// holds; a bigger piece gets its own allocation.
 const maxSlab = 256
 
-// slabCap returns the capacity of a new slab replacing one of capacity old
-// to hold n elements now. The spare room grows with each slab, but holds
-// no more elements than the rest of the input can fill when each needs at
-// least minSize bytes; n elements still to be read take n bytes of it.
+// maxBlock is the most elements reserve gives a slab for a term, so that
+// a small piece of a big term, kept alive, keeps at most some kilobytes
+// of its siblings alive. maxReuseBytes bounds each block of an arena that
+// reuses, which holds it for the next term.
+const (
+	maxBlock      = 2 * maxSlab
+	maxReuseBytes = 1 << 20
+)
+
+// need counts what decoding a term takes from each slab of the arena.
+type need struct {
+	terms, words                  int
+	seqs, maps, binaries, strings int
+	refs, pids, ports, bitBins    int
+}
+
+// whole decodes the term at r.off with the arena ready for it. An arena
+// that does not reuse first measures the term and reserves what its slabs
+// lack. One that reuses carves its slabs again from the start, and if
+// they lacked room (the first time, or for a bigger term than before),
+// measures the term afterwards to reserve room for the next one.
+func (r *Reader) whole() (Term, error) {
+	a := &r.a
+	if !a.reuse {
+		if n, ok := r.measure(r.off); ok {
+			a.reserve(&n)
+		}
+		return r.term(0)
+	}
+	a.reset()
+	start, overflows := r.off, a.overflows
+	t, err := r.term(0)
+	if err == nil && a.overflows != overflows {
+		if n, ok := r.measure(start); ok {
+			a.reset()
+			a.reserve(&n)
+		}
+	}
+	return t, err
+}
+
+// reset makes an arena that reuses carve its slabs from the start.
+func (a *arena) reset() {
+	a.terms, a.words = a.terms[:0], a.words[:0]
+	a.seqs, a.maps, a.binaries, a.strings = a.seqs[:0], a.maps[:0], a.binaries[:0], a.strings[:0]
+	a.refs, a.pids, a.ports, a.bitBins = a.refs[:0], a.pids[:0], a.ports[:0], a.bitBins[:0]
+}
+
+// reserve gives each slab that has room for fewer elements than n counts
+// a new block with room for them (up to maxBlock, or maxReuseBytes), in
+// one allocation per layout.
+func (a *arena) reserve(n *need) {
+	if k := room(a, a.terms, n.terms); k > 0 {
+		a.terms = make([]Term, 0, k)
+	}
+	if k := room(a, a.words, n.words); k > 0 {
+		a.words = make([]uint64, 0, k)
+	}
+	seqs, maps, bins, strs := room(a, a.seqs, n.seqs), room(a, a.maps, n.maps), room(a, a.binaries, n.binaries), room(a, a.strings, n.strings)
+	refs := room(a, a.refs, n.refs)
+	if k := seqs + maps + bins + strs + 2*refs; k > 0 {
+		b := make([]cell3, k)
+		a.seqs, b = cut(a.seqs, b, seqs)
+		a.maps, b = cut(a.maps, b, maps)
+		a.binaries, b = cut(a.binaries, b, bins)
+		a.strings, b = cut(a.strings, b, strs)
+		if refs > 0 {
+			// Two cell3s have the layout of a cell6.
+			a.refs = unsafe.Slice((*cell6)(unsafe.Pointer(unsafe.SliceData(b))), refs)[:0]
+		}
+	}
+	pids, ports, bits := room(a, a.pids, n.pids), room(a, a.ports, n.ports), room(a, a.bitBins, n.bitBins)
+	if k := pids + ports + bits; k > 0 {
+		b := make([]cell4, k)
+		a.pids, b = cut(a.pids, b, pids)
+		a.ports, b = cut(a.ports, b, ports)
+		a.bitBins, _ = cut(a.bitBins, b, bits)
+	}
+}
+
+// lacks reports whether slab s has room for fewer than n more elements.
+func lacks[T any](s []T, n int) bool { return cap(s)-len(s) < n }
+
+// room returns how many elements a new block for slab s should hold so
+// that n more fit: none if they fit already. A block holds at most
+// maxBlock elements, or in an arena that reuses maxReuseBytes.
+func room[T any](a *arena, s []T, n int) int {
+	if a.reuse {
+		n = min(n, maxReuseBytes/int(unsafe.Sizeof(*new(T))))
+	} else {
+		n = min(n, maxBlock)
+	}
+	if !lacks(s, n) {
+		return 0
+	}
+	return n
+}
+
+// cut returns the first n elements of b as an empty slab, and the rest
+// of b; with n = 0 it returns s and b unchanged.
+func cut[T any](s, b []T, n int) ([]T, []T) {
+	if n == 0 {
+		return s, b
+	}
+	return b[:0:n], b[n:]
+}
+
+// slabCap returns the capacity of a new slab, made while decoding,
+// replacing one of capacity old to hold n elements now. The spare room
+// grows with each slab, but holds no more elements than the rest of the
+// input can fill when each needs at least minSize bytes; n elements still
+// to be read take n bytes of it.
 func (r *Reader) slabCap(old, n, minSize, rest int) int {
 	return n + max(0, min(max(old, 4), maxSlab, rest/minSize))
 }
 
-// carve returns n zero elements from the slab *s, first replacing the slab
-// if it has too little room. The elements (when they are terms) are still
-// to be read, and each other element needs at least minSize bytes of
-// input.
+// carve returns n elements from the slab *s, first replacing the slab if
+// it has too little room. A piece of more than maxSlab elements gets its
+// own allocation unless the arena reuses and the slab has room for it.
+// The elements are zero unless the arena reuses;
+// either way the caller sets them all. The elements (when they are terms)
+// are still to be read, and each other element needs at least minSize
+// bytes of input.
 func carve[T any](r *Reader, s *[]T, n, minSize int) []T {
 	if n == 0 {
 		return []T{} // not nil, and allocates nothing
 	}
-	if cap(*s)-len(*s) < n {
+	if lacks(*s, n) || n > maxSlab && !r.a.reuse {
 		if n > maxSlab {
+			if r.a.reuse {
+				r.a.overflows++
+			}
 			return make([]T, n)
 		}
+		r.a.overflows++
 		*s = make([]T, 0, r.slabCap(cap(*s), n, minSize, len(r.data)-r.off-n))
 	}
 	i := len(*s)
 	*s = (*s)[:i+n]
 	return (*s)[i : i+n : i+n]
+}
+
+// wordsFor returns how many words hold n bytes.
+func wordsFor(n int) int { return (n + 7) / 8 }
+
+// carveBytes returns n > 0 bytes of the words slab, or nil when they are
+// more than maxSlab (and, if the arena reuses, do not fit), for the
+// caller to allocate them on their own. The bytes are zero unless the arena reuses.
+func (r *Reader) carveBytes(n int) []byte {
+	w := wordsFor(n)
+	if n > maxSlab && (!r.a.reuse || lacks(r.a.words, w)) {
+		if r.a.reuse {
+			r.a.overflows++
+		}
+		return nil
+	}
+	ws := carve(r, &r.a.words, w, 5)
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ws))), n)
 }
 
 // eface is the layout of an empty interface (Term): a type word and a
@@ -83,71 +243,62 @@ func typeWord[T any]() unsafe.Pointer {
 }
 
 var (
-	typeInt64        = typeWord[int64]()
-	typeFloat64      = typeWord[float64]()
-	typeTuple        = typeWord[Tuple]()
-	typeList         = typeWord[List]()
-	typeImproperList = typeWord[ImproperList]()
-	typeString       = typeWord[String]()
-	typeBinary       = typeWord[Binary]()
-	typeBitBinary    = typeWord[BitBinary]()
-	typeMap          = typeWord[Map]()
-	typePid          = typeWord[Pid]()
-	typePort         = typeWord[Port]()
-	typeRef          = typeWord[Ref]()
+	typeInt64     = typeWord[int64]()
+	typeFloat64   = typeWord[float64]()
+	typeTuple     = typeWord[Tuple]()
+	typeList      = typeWord[List]()
+	typeString    = typeWord[String]()
+	typeBinary    = typeWord[Binary]()
+	typeBitBinary = typeWord[BitBinary]()
+	typeMap       = typeWord[Map]()
+	typePid       = typeWord[Pid]()
+	typePort      = typeWord[Port]()
+	typeRef       = typeWord[Ref]()
 )
 
 // arenaBoxes reports whether box may build Terms in the arena: whether
 // the eface layout assumed above holds in this runtime.
 var arenaBoxes = func() bool {
 	want := Tuple{int64(1000)}
-	s := make([]Tuple, 0, 1)
-	t := boxIn(&s, want, typeTuple)
+	var c cell3
+	t := boxAt(unsafe.Pointer(&c), want, typeTuple)
 	got, ok := t.(Tuple)
-	return ok && len(got) == 1 && &got[0] == &want[0] && fmt.Sprint(t) == "[1000]"
+	return ok && len(got) == 1 && &got[0] == &want[0] && got[0] == int64(1000) &&
+		reflect.TypeOf(t) == reflect.TypeFor[Tuple]() && reflect.ValueOf(t).Index(0).Interface() == int64(1000)
 }()
 
 // box returns v as a Term. Converting a non-pointer value to an interface
-// copies it to a fresh heap object; box instead copies it into a slab of
-// the arena and builds the interface around a pointer into the slab, so
-// that boxing many values costs one allocation. This is sound because an
+// copies it to a fresh heap object; box instead copies it into a cell of
+// slab *s and builds the interface around a pointer to the cell, so that
+// boxing many values costs one allocation. This is sound because an
 // interface only needs its data pointer to point at a T that nobody
-// writes again, which holds for a slab element handed out once; the
-// garbage collector keeps the slab alive through the interior pointer.
-// typ must be the type word of T.
-func box[T any](r *Reader, s *[]T, v T, typ unsafe.Pointer, minSize int) Term {
-	if len(*s) == cap(*s) {
-		rest := len(r.data) - r.off
-		if rest < minSize || !arenaBoxes {
-			// No other value fits in the rest: a slab would only
-			// cost more than boxing this one.
-			return boxed(v, typ)
-		}
-		*s = make([]T, 0, r.slabCap(cap(*s), 1, minSize, rest))
+// writes again, which holds for a cell handed out once, and because the
+// cell has the layout of T, so the garbage collector finds T's pointers
+// in it and keeps the slab alive through the interior pointer. typ must
+// be the type word of T.
+func box[T, C any](r *Reader, s *[]C, v T, typ unsafe.Pointer, minSize int) Term {
+	if !arenaBoxes {
+		return v
 	}
-	return boxIn(s, v, typ)
+	c := carve(r, s, 1, minSize)
+	return boxAt(unsafe.Pointer(&c[0]), v, typ)
 }
 
-// boxed returns v as the Term box would, without the arena.
-func boxed[T any](v T, typ unsafe.Pointer) Term {
-	switch t := any(v).(type) {
-	case Tuple:
-		if typ == typeList {
-			return List(t)
-		}
-	case int64:
-		if typ == typeFloat64 {
-			return math.Float64frombits(uint64(t))
-		}
+// boxWord returns v, an int64 or a float64, as a Term boxed in the words
+// slab.
+func boxWord[T int64 | float64](r *Reader, v T, typ unsafe.Pointer) Term {
+	if !arenaBoxes {
+		return v
 	}
-	return v
+	w := carve(r, &r.a.words, 1, 5)
+	return boxAt(unsafe.Pointer(&w[0]), v, typ)
 }
 
-// boxIn appends v to *s, which must have room, and returns it boxed.
-func boxIn[T any](s *[]T, v T, typ unsafe.Pointer) Term {
-	*s = append(*s, v)
-	p := &(*s)[len(*s)-1]
+// boxAt stores v at p, which must have room for a T with T's pointers
+// where the memory there has pointers, and returns it boxed.
+func boxAt[T any](p unsafe.Pointer, v T, typ unsafe.Pointer) Term {
+	*(*T)(p) = v
 	var t Term
-	*(*eface)(unsafe.Pointer(&t)) = eface{typ: typ, data: unsafe.Pointer(p)}
+	*(*eface)(unsafe.Pointer(&t)) = eface{typ: typ, data: p}
 	return t
 }

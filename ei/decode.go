@@ -29,7 +29,7 @@ func Unmarshal(data []byte) (Term, error) {
 		}
 		r = Reader{data: inflated}
 	}
-	t, err := r.term(0)
+	t, err := r.whole()
 	if err != nil {
 		return nil, err
 	}
@@ -116,23 +116,57 @@ func inflate(data []byte) ([]byte, error) {
 }
 
 // Decoder decodes terms that have no version byte, such as those in
-// distribution messages. The zero Decoder is ready to use. Decode may be
-// called concurrently as long as AtomCache does not change.
+// distribution messages. The zero Decoder is ready to use. Unless Reuse
+// is set, Decode may be called concurrently as long as AtomCache does not
+// change.
 type Decoder struct {
 	// AtomCache resolves ATOM_CACHE_REF: index i refers to AtomCache[i].
 	// An index beyond its length is a *ProtocolError.
 	AtomCache []Atom
+
+	// Reuse makes Decode build each term in the memory of the terms it
+	// returned before (up to about a megabyte of each kind of value), so
+	// that once it has seen terms of a kind, decoding more allocates
+	// nothing, as when erl_interface decodes into the caller's buffers.
+	// A term that Decode returns is then valid only until the next call:
+	// its slices, strings and binaries will hold parts of the next term,
+	// so the caller must be done with them, or have copied what it keeps,
+	// before calling Decode again. Decode still copies from data. A
+	// Decoder with Reuse set must not be used concurrently, nor copied
+	// after its first Decode.
+	Reuse bool
+
+	mem *Reader // the memory that Reuse reuses
 }
 
 // Decode decodes one term at the start of data and returns it with the
 // number of bytes it used. Errors about bad bytes are *ProtocolError; on
-// error n is 0. Decode copies what it keeps; the result does not alias data.
+// error n is 0. Decode copies what it keeps; the result does not alias
+// data (but see Reuse).
 func (d *Decoder) Decode(data []byte) (t Term, n int, err error) {
+	if d != nil && d.Reuse {
+		return d.reuse(data)
+	}
 	r := Reader{data: data}
 	if d != nil {
 		r.AtomCache = d.AtomCache
 	}
-	t, err = r.term(0)
+	t, err = r.whole()
+	if err != nil {
+		return nil, 0, err
+	}
+	return t, r.off, nil
+}
+
+// reuse is Decode with Reuse set.
+func (d *Decoder) reuse(data []byte) (t Term, n int, err error) {
+	if d.mem == nil {
+		d.mem = &Reader{a: arena{reuse: true}}
+	}
+	r := d.mem
+	r.data, r.off, r.AtomCache = data, 0, d.AtomCache
+	t, err = r.whole()
+	r.data, r.AtomCache = nil, nil // keep no input alive
 	if err != nil {
 		return nil, 0, err
 	}
@@ -263,7 +297,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 			return nil, err
 		}
 		if bits := math.Float64bits(f); bits > math.MaxUint8 {
-			return box(r, &r.a.words64, int64(bits), typeFloat64, 9), nil
+			return boxWord(r, f, typeFloat64), nil
 		}
 		return f, nil // the runtime boxes it without allocating
 
@@ -316,7 +350,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if n > 0 {
 			data[n-1] &= 0xff << (8 - bits)
 		}
-		return box(r, &r.a.bitBinaries, BitBinary{Data: data, Bits: bits}, typeBitBinary, 6), nil
+		return box(r, &r.a.bitBins, BitBinary{Data: data, Bits: bits}, typeBitBinary, 6), nil
 
 	case tagMap:
 		if !r.has(4) {
@@ -329,7 +363,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if depth >= MaxDepth {
 			return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
 		}
-		m := Map(carve(r, &r.a.pairs, int(n), 4))
+		m := r.pairs(int(n))
 		for i := range m {
 			var err error
 			if m[i].Key, err = r.term(depth + 1); err != nil {
@@ -429,7 +463,7 @@ func (r *Reader) list(start, depth int) (Term, error) {
 			if len(elems) == 0 {
 				return emptyList, nil
 			}
-			return box(r, &r.a.seqs, Tuple(elems), typeList, 2), nil
+			return box(r, &r.a.seqs, List(elems), typeList, 2), nil
 		case tagList:
 			continue
 		case tagString:
@@ -447,7 +481,7 @@ func (r *Reader) list(start, depth int) (Term, error) {
 			if len(elems) == 0 {
 				return emptyList, nil
 			}
-			return box(r, &r.a.seqs, Tuple(elems), typeList, 2), nil
+			return box(r, &r.a.seqs, List(elems), typeList, 2), nil
 		}
 		r.off = tailStart
 		tail, err := r.term(depth + 1)
@@ -457,7 +491,7 @@ func (r *Reader) list(start, depth int) (Term, error) {
 		if len(elems) == 0 {
 			return tail, nil
 		}
-		return box(r, &r.a.improperLists, ImproperList{Elems: elems, Tail: tail}, typeImproperList, 7), nil
+		return ImproperList{Elems: elems, Tail: tail}, nil // rare: boxed by the runtime
 	}
 }
 
@@ -514,28 +548,53 @@ func (r *Reader) int(v int64) Term {
 	if uint64(v) <= math.MaxUint8 {
 		return smallInts[v]
 	}
-	return box(r, &r.a.words64, v, typeInt64, 5)
+	return boxWord(r, v, typeInt64)
 }
 
-// string copies n bytes into the arena as a String. The bytes are never
-// written again.
+// string copies n > 0 bytes into the arena (or, if many, into memory of
+// their own) as a String. The bytes are never written again.
 func (r *Reader) string(n int) String {
-	b := carve(r, &r.a.bytes, n, 1)
-	copy(b, r.bytes(n))
+	src := r.bytes(n)
+	b := r.carveBytes(n)
+	if b == nil {
+		return String(src)
+	}
+	copy(b, src)
 	return String(unsafe.String(unsafe.SliceData(b), n))
 }
 
-// copyBytes copies n bytes into the arena. The copy is not nil, even when
-// n is 0.
+// copyBytes copies n bytes into the arena, or if many into memory of their
+// own. The copy is not nil, even when n is 0.
 func (r *Reader) copyBytes(n int) []byte {
-	b := carve(r, &r.a.bytes, n, 1)
-	copy(b, r.bytes(n))
+	src := r.bytes(n)
+	if n == 0 {
+		return []byte{}
+	}
+	b := r.carveBytes(n)
+	if b == nil {
+		// make and copy together allocate without zeroing first.
+		b = make([]byte, len(src))
+		copy(b, src)
+		return b
+	}
+	copy(b, src)
 	return b
 }
 
-// terms returns a slice of n zero Terms from the arena. n must not exceed
-// the bytes left.
+// terms returns a slice of n Terms from the arena, for the caller to set.
+// n must not exceed the bytes left.
 func (r *Reader) terms(n int) []Term { return carve(r, &r.a.terms, n, 2) }
+
+// pairs returns a Map of n pairs from the arena's terms, for the caller to
+// set. 2n must not exceed the bytes left.
+func (r *Reader) pairs(n int) Map {
+	if n == 0 {
+		return Map{}
+	}
+	t := carve(r, &r.a.terms, 2*n, 2)
+	// A Pair is two Terms.
+	return unsafe.Slice((*Pair)(unsafe.Pointer(unsafe.SliceData(t))), n)
+}
 
 // fun decodes the rest of a NEW_FUN_EXT that started at start. Unless
 // keep is set it only checks and consumes the bytes.

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"math/bits"
 	"strconv"
+	"unsafe"
 )
 
 // Reader decodes a term piece by piece, like erl_interface's ei_decode_*
@@ -344,7 +345,8 @@ func (r *Reader) readWords(n int, keep bool) []uint32 {
 		r.off += 4 * n
 		return nil
 	}
-	ids := carve(r, &r.a.words, n, 4)
+	w := carve(r, &r.a.words, wordsFor(4*n), 4)
+	ids := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w))), n)
 	for i := range ids {
 		ids[i] = r.u32()
 	}
@@ -363,7 +365,7 @@ func (r *Reader) ReadVersion() error {
 // ReadTerm decodes one whole term, as Decoder.Decode does.
 func (r *Reader) ReadTerm() (Term, error) {
 	start := r.off
-	t, err := r.term(0)
+	t, err := r.whole()
 	if err != nil {
 		r.off = start
 		return nil, err

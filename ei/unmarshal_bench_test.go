@@ -53,7 +53,9 @@ func libeiCorpus() []struct {
 // libei's ei_decode_* functions into C values (atoms into a buffer,
 // strings and binaries into memory of their own, as Unmarshal copies
 // them), side by side. It reports the time per decode of each and
-// time-goei/libei, Unmarshal's time over libei's.
+// time-goei/libei, Unmarshal's time over libei's. A third side, "reuse",
+// decodes with a Decoder that has Reuse set, which like the C program
+// decodes into memory it reuses: reuse-ns/op and time-reuse/libei.
 func BenchmarkUnmarshalLibei(b *testing.B) {
 	bin := erltest.BuildEI(b, filepath.Join("testdata", "bench", "cnode.c"))
 	if bin == "" {
@@ -111,10 +113,25 @@ func BenchmarkUnmarshalLibei(b *testing.B) {
 			}
 			return s, nil
 		}
-		sides := []side{{"goei", goei}, {"libei", c}}
+		d := ei.Decoder{Reuse: true}
+		reuse := func(n int) (sample, error) {
+			start := time.Now()
+			for range n {
+				for _, i := range idx {
+					if _, _, err := d.Decode(datas[i][1:]); err != nil {
+						return sample{}, err
+					}
+				}
+			}
+			return sample{elapsed: time.Since(start)}, nil
+		}
+		sides := []side{{"goei", goei}, {"libei", c}, {"reuse", reuse}}
 		b.SetBytes(int64(size))
 		b.ReportAllocs()
-		reportTimes(b, sides, runSides(b, sides...), time.Nanosecond)
+		got := runSides(b, sides...)
+		reportTimes(b, sides[:2], got[:2], time.Nanosecond)
+		b.ReportMetric(float64(got[2].elapsed)/float64(b.N), "reuse-ns/op")
+		b.ReportMetric(float64(got[2].elapsed)/float64(got[1].elapsed), "time-reuse/libei")
 	}
 	all := make([]int, len(corpus))
 	for i, c := range corpus {

@@ -77,13 +77,20 @@ func textRoundTrip(t *testing.T, term Term) {
 }
 
 // FuzzDecoder checks Decoder against the Reader: both accept the same
-// inputs and consume the same bytes.
+// inputs and consume the same bytes. It checks too that a Decoder with
+// Reuse, carried from input to input, decodes each as a fresh one does,
+// and that measure counts what decoding takes.
 func FuzzDecoder(f *testing.F) {
 	addSeeds(f, false)
 	f.Add([]byte{104, 2, 82, 0, 82, 3})
+	reuse := Decoder{AtomCache: []Atom{"a", "n@h", "é"}, Reuse: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := Decoder{AtomCache: []Atom{"a", "n@h", "é"}}
 		term, n, derr := d.Decode(data)
+		if rt, rn, err := reuse.Decode(data); (err == nil) != (derr == nil) || rn != n || !reflect.DeepEqual(rt, term) {
+			t.Fatalf("Decode(%x) with Reuse = %#v, %d, %v, want %#v, %d, %v", data, rt, rn, err, term, n, derr)
+		}
+		checkMeasure(t, data)
 		r := NewReader(data)
 		r.AtomCache = d.AtomCache
 		serr := r.Skip()

@@ -1,0 +1,205 @@
+package ei
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"unsafe"
+)
+
+// TestArenaBoxes checks that the decoder boxes values in its arena: that
+// the interface layout it assumes holds. If not, it would still work, but
+// with an allocation per value.
+func TestArenaBoxes(t *testing.T) {
+	if !arenaBoxes {
+		t.Fatal("arenaBoxes is false: decoded values are boxed one allocation each")
+	}
+}
+
+// pointerWords returns, for each word of a value of type typ, whether the
+// garbage collector takes it as a pointer. The type word of an interface
+// is not one: it points to a type, never into the heap.
+func pointerWords(typ reflect.Type) []bool {
+	const word = unsafe.Sizeof(uintptr(0))
+	words := make([]bool, (typ.Size()+word-1)/word)
+	var walk func(t reflect.Type, off uintptr)
+	walk = func(t reflect.Type, off uintptr) {
+		i := off / word
+		switch t.Kind() {
+		case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Chan, reflect.Func, reflect.String, reflect.Slice:
+			words[i] = true
+		case reflect.Interface:
+			words[i+1] = true
+		case reflect.Struct:
+			for j := range t.NumField() {
+				f := t.Field(j)
+				walk(f.Type, off+f.Offset)
+			}
+		case reflect.Array:
+			for j := range t.Len() {
+				walk(t.Elem(), off+uintptr(j)*t.Elem().Size())
+			}
+		}
+	}
+	walk(typ, 0)
+	return words
+}
+
+// TestArenaCellLayout checks that each type the arena puts in a cell (or
+// views a slab as) fits it and has its pointers exactly where the cell
+// has them, so that the garbage collector sees every pointer stored and
+// takes no number for one.
+func TestArenaCellLayout(t *testing.T) {
+	for _, tt := range []struct{ value, cell any }{
+		{Tuple{}, cell3{}},
+		{List{}, cell3{}},
+		{Map{}, cell3{}},
+		{Binary{}, cell3{}},
+		{String(""), cell3{}},
+		{Ref{}, cell6{}},
+		{[2]cell3{}, cell6{}},
+		{Pid{}, cell4{}},
+		{Port{}, cell4{}},
+		{BitBinary{}, cell4{}},
+		{Pair{}, [2]Term{}},
+		{int64(0), uint64(0)},
+		{float64(0), uint64(0)},
+		{[2]uint32{}, uint64(0)},
+	} {
+		v, c := reflect.TypeOf(tt.value), reflect.TypeOf(tt.cell)
+		t.Run(fmt.Sprintf("%v in %v", v, c), func(t *testing.T) {
+			if v.Size() > c.Size() || v.Align() > c.Align() {
+				t.Fatalf("%v (size %d, align %d) does not fit %v (size %d, align %d)", v, v.Size(), v.Align(), c, c.Size(), c.Align())
+			}
+			vp, cp := pointerWords(v), pointerWords(c)
+			for i, p := range vp {
+				if p != cp[i] {
+					t.Errorf("word %d: %v has pointer=%v, %v has pointer=%v", i, v, p, c, cp[i])
+				}
+			}
+		})
+	}
+}
+
+// TestMeasure checks that measure counts all that decoding takes from the
+// arena: decoding any valid term of the test tables and goldens (all
+// small enough to fit the blocks) makes no slab beyond those reserved.
+func TestMeasure(t *testing.T) {
+	var datas [][]byte
+	for _, g := range readGoldens(t) {
+		if g.data[1] != tagCompressed {
+			datas = append(datas, g.data[1:])
+		}
+	}
+	for _, tt := range codecTests {
+		datas = append(datas, tt.data)
+	}
+	for _, data := range datas {
+		checkMeasure(t, data)
+	}
+}
+
+// checkMeasure checks that decoding data with a Reader takes from the
+// arena no more than measure counted, if data is a valid term small
+// enough for every piece and block.
+func checkMeasure(t *testing.T, data []byte) {
+	t.Helper()
+	if len(data) > maxSlab {
+		return
+	}
+	r := NewReader(data)
+	r.AtomCache = []Atom{"a", "n@h", "é"}
+	if _, err := r.ReadTerm(); err != nil {
+		return
+	}
+	if r.a.overflows != 0 {
+		n, ok := r.measure(0)
+		t.Errorf("decoding %x took %d pieces beyond what measure counted (%+v, %v)", data, r.a.overflows, n, ok)
+	}
+}
+
+// TestUnmarshalAllocs checks how many allocations decoding the libei
+// benchmark's terms takes: one per memory layout at most, however many
+// values the term holds.
+func TestUnmarshalAllocs(t *testing.T) {
+	pid := Pid{Node: "erl@host", ID: 85, Creation: 3}
+	records := make(List, 20)
+	for i := range records {
+		records[i] = Tuple{Atom("user"), int64(i), Binary(fmt.Sprintf("user-%d", i)), Atom("active")}
+	}
+	ints := make(List, 100)
+	for i := range ints {
+		ints[i] = int64(1000 * (i + 1))
+	}
+	for _, tt := range []struct {
+		name   string
+		term   Term
+		allocs float64
+	}{
+		// Terms, cells for the tuples and the reference, a cell for
+		// the pid, words for the reference's ID.
+		{"gen_call", Tuple{Atom("$gen_call"), Tuple{pid, Ref{Node: "erl@host", Creation: 3, ID: []uint32{1, 2, 3}}}, Tuple{Atom("get"), int64(42)}}, 4},
+		{"ints", ints, 3},
+		{"records", records, 3},
+		{"binary_64k", Binary(make([]byte, 64<<10)), 2},
+	} {
+		data, err := Marshal(tt.term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := testing.AllocsPerRun(100, func() { Unmarshal(data) }); got > tt.allocs {
+			t.Errorf("Unmarshal(%s) takes %v allocations, want at most %v", tt.name, got, tt.allocs)
+		}
+		var d Decoder
+		d.Reuse = true
+		d.Decode(data[1:])
+		if got := testing.AllocsPerRun(100, func() { d.Decode(data[1:]) }); got != 0 {
+			t.Errorf("Decode(%s) again with Reuse takes %v allocations, want 0", tt.name, got)
+		}
+	}
+}
+
+// TestDecoderReuse checks that a Decoder with Reuse decodes terms of
+// every shape, one after the other, as Unmarshal does, and that it keeps
+// at most maxReuseBytes of each block for the next term.
+func TestDecoderReuse(t *testing.T) {
+	d := Decoder{Reuse: true}
+	check := func(name string, data []byte) {
+		t.Helper()
+		want, err := Unmarshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the first time, and once its memory is reserved
+			if got, n, err := d.Decode(data[1:]); err != nil || n != len(data)-1 || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: Decode(%s) with Reuse = %#v, %d, %v, want %#v, %d", name, short(data), got, n, err, want, len(data)-1)
+			}
+		}
+	}
+	for _, g := range readGoldens(t) {
+		if g.data[1] != tagCompressed {
+			check(g.name, g.data)
+		}
+	}
+	big := make(List, 100_000)
+	for i := range big {
+		big[i] = Tuple{int64(i << 20), Binary(make([]byte, 30))}
+	}
+	for _, term := range []Term{Binary(make([]byte, 3<<20)), big} {
+		data, err := Marshal(term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("%T", term), data)
+		a := &d.mem.a
+		kept := map[string]int{
+			"terms": cap(a.terms) * 16, "words": cap(a.words) * 8,
+			"seqs": cap(a.seqs) * 24, "binaries": cap(a.binaries) * 24,
+		}
+		for name, size := range kept {
+			if size > maxReuseBytes {
+				t.Errorf("after a %T of %d bytes, the Decoder keeps %d bytes of %s, want at most %d", term, len(data), size, name, maxReuseBytes)
+			}
+		}
+	}
+}

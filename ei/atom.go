@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
+	"math/rand/v2"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -38,8 +40,9 @@ func (r *Reader) atom() (Atom, error) {
 	case latin1:
 		return latin1Atom(b), nil
 	}
-	r.last = intern(b)
-	return r.last.atom, nil
+	e = intern(b)
+	r.recent.add(e)
+	return e.atom, nil
 }
 
 // runeCount counts the characters of valid UTF-8 (without allocating, which
@@ -59,10 +62,40 @@ type atomEntry struct {
 	atom Atom
 	term Term
 
-	// For an atom of up to 6 bytes, enc holds its SMALL_ATOM_UTF8_EXT
-	// encoding as a little-endian word and mask has a 0xff byte for each
-	// byte of it; otherwise mask is 0.
+	// enc holds the first 8 bytes of the atom's SMALL_ATOM_UTF8_EXT
+	// encoding (tag, length, up to 6 bytes of the atom) as a
+	// little-endian word, and mask has a 0xff byte for each byte of it.
 	enc, mask uint64
+}
+
+// recentAtoms holds the atoms a Reader decoded lately, each in the slot
+// of its length and first byte, so that decoding one again (as in a list
+// of records, or a node name in each pid) takes a compare or two rather
+// than a hash and a lookup in the shared table.
+type recentAtoms [8]*atomEntry
+
+// recentSlot returns the slot of the atom whose encoding starts with the
+// little-endian word w, from its length and first byte.
+func recentSlot(w uint64) int { return int((w >> 8 & 0xffff) * 0x9e3779b97f4a7c15 >> 61) }
+
+func (ra *recentAtoms) add(e *atomEntry) { ra[recentSlot(e.enc)] = e }
+
+// at returns the entry for the SMALL_ATOM_UTF8_EXT at data[off:] if it is
+// a recent atom, and the offset after it.
+func (ra *recentAtoms) at(data []byte, off int) (*atomEntry, int) {
+	if off+8 > len(data) {
+		return nil, 0
+	}
+	w := binary.LittleEndian.Uint64(data[off:])
+	e := ra[recentSlot(w)]
+	if e == nil || w&e.mask != e.enc {
+		return nil, 0
+	}
+	end := off + 2 + len(e.atom)
+	if len(e.atom) > 6 && (end > len(data) || string(e.atom[6:]) != string(data[off+8:end])) {
+		return nil, 0
+	}
+	return e, end
 }
 
 // atomTable caches decoded atoms so that decoding a known atom does not
@@ -70,12 +103,36 @@ type atomEntry struct {
 // it, it has a fixed size and a colliding atom replaces the entry, so
 // input with many distinct atoms cannot grow it.
 var (
-	atomSeed  = maphash.MakeSeed()
-	atomTable [1 << 12]atomic.Pointer[atomEntry]
+	atomSeed    = [2]uint64{rand.Uint64(), rand.Uint64()}
+	atomMapSeed = maphash.MakeSeed()
+	atomTable   [1 << 12]atomic.Pointer[atomEntry]
 )
 
 func atomSlot(b []byte) *atomic.Pointer[atomEntry] {
-	return &atomTable[maphash.Bytes(atomSeed, b)%uint64(len(atomTable))]
+	return &atomTable[atomHash(b)%uint64(len(atomTable))]
+}
+
+// atomHash hashes atom b. An atom of up to 16 bytes, as most are, is
+// hashed from its length and its first and last eight bytes (or fewer),
+// mixed with a random seed as wyhash does: a few instructions, yet input
+// cannot choose which atoms collide.
+func atomHash(b []byte) uint64 {
+	n := len(b)
+	var lo, hi uint64
+	switch {
+	case n > 16:
+		return maphash.Bytes(atomMapSeed, b)
+	case n >= 8:
+		lo = binary.LittleEndian.Uint64(b)
+		hi = binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		lo = uint64(binary.LittleEndian.Uint32(b))
+		hi = uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		lo = uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1])
+	}
+	h, l := bits.Mul64(lo^atomSeed[0], hi^atomSeed[1]^uint64(n))
+	return h ^ l
 }
 
 // lookup returns the table entry for atom b, or nil.
@@ -95,11 +152,11 @@ func intern(b []byte) *atomEntry {
 	}
 	a := Atom(b)
 	e := &atomEntry{atom: a, term: a}
-	if len(b) <= 6 {
-		var w [8]byte
-		w[0], w[1] = tagSmallAtomUTF8, byte(len(b))
-		copy(w[2:], b)
-		e.enc = binary.LittleEndian.Uint64(w[:])
+	var w [8]byte
+	w[0], w[1] = tagSmallAtomUTF8, byte(len(b))
+	copy(w[2:], b)
+	e.enc, e.mask = binary.LittleEndian.Uint64(w[:]), math.MaxUint64
+	if len(b) < 6 {
 		e.mask = 1<<(8*(2+len(b))) - 1
 	}
 	slot.Store(e)
@@ -112,6 +169,10 @@ func intern(b []byte) *atomEntry {
 // skips checking the bytes, which the table holds only once checked).
 func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, err error) {
 	start := r.off
+	if e, end := r.recent.at(r.data, start); e != nil {
+		r.off = end
+		return r.data[start+2 : end], e, false, "", nil
+	}
 	if !r.has(1) {
 		return nil, nil, false, "", r.truncated(start, "atom")
 	}
@@ -157,11 +218,8 @@ func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, 
 		}
 		return b, nil, true, "", nil
 	}
-	if e := r.last; e != nil && string(e.atom) == string(b) {
-		return b, e, false, "", nil
-	}
 	if e := lookup(b); e != nil {
-		r.last = e
+		r.recent.add(e)
 		return b, e, false, "", nil
 	}
 	if msg := checkAtomText(b); msg != "" {

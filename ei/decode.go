@@ -184,23 +184,22 @@ func (r *Reader) term(depth int) (Term, error) {
 	}
 	switch r.data[r.off] {
 	case tagSmallAtomUTF8:
+		if e, end := r.recent.at(r.data, r.off); e != nil {
+			r.off = end
+			return e.term, nil
+		}
 		if r.off+1 < len(r.data) {
 			n := int(r.data[r.off+1])
 			if end := r.off + 2 + n; end <= len(r.data) {
 				b := r.data[r.off+2 : end]
-				if e := r.last; e != nil && string(e.atom) == string(b) {
-					r.off = end
-					return e.term, nil
+				e := lookup(b)
+				if e == nil && utf8.Valid(b) {
+					e = intern(b)
 				}
-				if e := lookup(b); e != nil {
+				if e != nil {
 					r.off = end
-					r.last = e
+					r.recent.add(e)
 					return e.term, nil
-				}
-				if utf8.Valid(b) {
-					r.off = end
-					r.last = intern(b)
-					return r.last.term, nil
 				}
 			}
 		}
@@ -495,9 +494,8 @@ func (r *Reader) list(start, depth int) (Term, error) {
 	}
 }
 
-// elems decodes the elements of a tuple or list into t. It decodes a small
-// integer, or an atom equal to the last one (as in a list of records), in
-// line.
+// elems decodes the elements of a tuple or list into t. It decodes
+// integers, and atoms decoded lately (as in a list of records), in line.
 func (r *Reader) elems(t []Term, depth int) error {
 	data := r.data
 	for i := range t {
@@ -508,11 +506,16 @@ func (r *Reader) elems(t []Term, depth int) error {
 				t[i] = smallInts[data[off+1]]
 				r.off = off + 2
 				continue
+			case tagInteger:
+				if off+5 <= len(data) {
+					r.off = off + 5
+					t[i] = r.int(int64(int32(binary.BigEndian.Uint32(data[off+1:]))))
+					continue
+				}
 			case tagSmallAtomUTF8:
-				if e := r.last; e != nil && e.mask != 0 && off+8 <= len(data) &&
-					binary.LittleEndian.Uint64(data[off:])&e.mask == e.enc {
+				if e, end := r.recent.at(data, off); e != nil {
 					t[i] = e.term
-					r.off = off + 2 + len(e.atom)
+					r.off = end
 					continue
 				}
 			}
@@ -547,6 +550,10 @@ func growTerms(s []Term, n int) []Term {
 func (r *Reader) int(v int64) Term {
 	if uint64(v) <= math.MaxUint8 {
 		return smallInts[v]
+	}
+	if w := r.a.words; len(w) < cap(w) && arenaBoxes {
+		r.a.words = w[:len(w)+1]
+		return boxAt(unsafe.Pointer(&w[:len(w)+1][len(w)]), v, typeInt64)
 	}
 	return boxWord(r, v, typeInt64)
 }

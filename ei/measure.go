@@ -225,10 +225,37 @@ func (m *measurer) elems(off int, k uint64, depth int) int {
 		return -1
 	}
 	m.n.terms += m.piece(k)
-	for range k {
-		if off = m.term(off, depth+1); off < 0 {
+	return m.seq(off, k, depth+1)
+}
+
+// seq walks k terms at off, at depth. It walks the commonest ones in line.
+func (m *measurer) seq(off int, k uint64, depth int) int {
+	data := m.data
+	for ; k > 0; k-- {
+		if off+1 < len(data) {
+			switch data[off] {
+			case tagSmallInteger:
+				off += 2
+				continue
+			case tagSmallAtomUTF8:
+				off += 2 + int(data[off+1]) // checked by the next walk, or below
+				continue
+			case tagInteger:
+				if off+5 <= len(data) {
+					if binary.BigEndian.Uint32(data[off+1:]) > math.MaxUint8 {
+						m.n.words++
+					}
+					off += 5
+					continue
+				}
+			}
+		}
+		if off = m.term(off, depth); off < 0 {
 			return -1
 		}
+	}
+	if off > len(data) {
+		return -1
 	}
 	return off
 }
@@ -248,12 +275,7 @@ func (m *measurer) list(off, depth int) int {
 		if !m.fits(off, k+1) {
 			return -1
 		}
-		for range k {
-			if off = m.term(off, depth+1); off < 0 {
-				return -1
-			}
-		}
-		if !m.fits(off, 1) {
+		if off = m.seq(off, k, depth+1); off < 0 || !m.fits(off, 1) {
 			return -1
 		}
 		switch m.data[off] {

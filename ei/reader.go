@@ -22,10 +22,10 @@ type Reader struct {
 	// AtomCache resolves ATOM_CACHE_REF as in Decoder.
 	AtomCache []Atom
 
-	data []byte
-	off  int
-	last *atomEntry // the last atom decoded, to skip hashing repeats
-	a    arena      // backing store for the terms built by term
+	data   []byte
+	off    int
+	recent recentAtoms // atoms decoded lately, to skip hashing repeats
+	a      arena       // backing store for the terms built by term
 }
 
 // NewReader returns a Reader over data, which it does not copy. The data

@@ -87,14 +87,18 @@ type need struct {
 
 // whole decodes the term at r.off with the arena ready for it. An arena
 // that does not reuse first measures the term and reserves what its slabs
-// lack. One that reuses carves its slabs again from the start, and if
-// they lacked room (the first time, or for a bigger term than before),
-// measures the term afterwards to reserve room for the next one.
+// lack, if it is a container: a single value gets slabs of just the right
+// size as it is decoded. One that reuses carves its slabs again from the
+// start, and if they lacked room (the first time, or for a bigger term
+// than before), measures the term afterwards to reserve room for the next
+// one.
 func (r *Reader) whole() (Term, error) {
 	a := &r.a
 	if !a.reuse {
-		if n, ok := r.measure(r.off); ok {
-			a.reserve(&n)
+		if r.container() {
+			if n, ok := r.measure(r.off); ok {
+				a.reserve(&n)
+			}
 		}
 		return r.term(0)
 	}
@@ -108,6 +112,18 @@ func (r *Reader) whole() (Term, error) {
 		}
 	}
 	return t, err
+}
+
+// container reports whether the term at r.off holds other terms.
+func (r *Reader) container() bool {
+	if r.off >= len(r.data) {
+		return false
+	}
+	switch r.data[r.off] {
+	case tagSmallTuple, tagLargeTuple, tagList, tagMap, tagNewFun:
+		return true
+	}
+	return false
 }
 
 // reset makes an arena that reuses carve its slabs from the start.

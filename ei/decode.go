@@ -362,17 +362,11 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if depth >= MaxDepth {
 			return nil, r.errorf(start, "term nested deeper than MaxDepth (%d)", MaxDepth)
 		}
-		m := r.pairs(int(n))
-		for i := range m {
-			var err error
-			if m[i].Key, err = r.term(depth + 1); err != nil {
-				return nil, err
-			}
-			if m[i].Value, err = r.term(depth + 1); err != nil {
-				return nil, err
-			}
+		t := r.terms(int(2 * n))
+		if err := r.elems(t, depth+1); err != nil {
+			return nil, err
 		}
-		return box(r, &r.a.maps, m, typeMap, 5), nil
+		return box(r, &r.a.maps, pairs(t), typeMap, 5), nil
 
 	case tagNewPid, tagPid:
 		r.off = start
@@ -592,15 +586,13 @@ func (r *Reader) copyBytes(n int) []byte {
 // n must not exceed the bytes left.
 func (r *Reader) terms(n int) []Term { return carve(r, &r.a.terms, n, 2) }
 
-// pairs returns a Map of n pairs from the arena's terms, for the caller to
-// set. 2n must not exceed the bytes left.
-func (r *Reader) pairs(n int) Map {
-	if n == 0 {
+// pairs returns the keys and values in t, alternating, as a Map.
+func pairs(t []Term) Map {
+	if len(t) == 0 {
 		return Map{}
 	}
-	t := carve(r, &r.a.terms, 2*n, 2)
 	// A Pair is two Terms.
-	return unsafe.Slice((*Pair)(unsafe.Pointer(unsafe.SliceData(t))), n)
+	return unsafe.Slice((*Pair)(unsafe.Pointer(unsafe.SliceData(t))), len(t)/2)
 }
 
 // fun decodes the rest of a NEW_FUN_EXT that started at start. Unless

@@ -78,6 +78,10 @@ const (
 	maxReuseBytes = 1 << 20
 )
 
+// minMeasured is the size of the smallest term measured before it is
+// decoded; a smaller one holds too few values to save allocations by it.
+const minMeasured = 32
+
 // need counts what decoding a term takes from each slab of the arena.
 type need struct {
 	terms, words                  int
@@ -87,15 +91,15 @@ type need struct {
 
 // whole decodes the term at r.off with the arena ready for it. An arena
 // that does not reuse first measures the term and reserves what its slabs
-// lack, if it is a container: a single value gets slabs of just the right
-// size as it is decoded. One that reuses carves its slabs again from the
-// start, and if they lacked room (the first time, or for a bigger term
-// than before), measures the term afterwards to reserve room for the next
-// one.
+// lack, if it is a container of at least minMeasured bytes: a single value,
+// or the few in a smaller term, get slabs of just the right size as they
+// are decoded. One that reuses carves its slabs again from the start, and
+// if they lacked room (the first time, or for a bigger term than before),
+// measures the term afterwards to reserve room for the next one.
 func (r *Reader) whole() (Term, error) {
 	a := &r.a
 	if !a.reuse {
-		if r.container() {
+		if len(r.data)-r.off >= minMeasured && r.container() {
 			if n, ok := r.measure(r.off); ok {
 				a.reserve(&n)
 			}
@@ -137,59 +141,72 @@ func (a *arena) reset() {
 // a new block with room for them (up to maxBlock, or maxReuseBytes), in
 // one allocation per layout.
 func (a *arena) reserve(n *need) {
-	if k := room(a, a.terms, n.terms); k > 0 {
-		a.terms = make([]Term, 0, k)
+	reuse := a.reuse
+	terms := room(cap(a.terms)-len(a.terms), n.terms, 16, reuse)
+	words := room(cap(a.words)-len(a.words), n.words, 8, reuse)
+	seqs := room(cap(a.seqs)-len(a.seqs), n.seqs, 24, reuse)
+	maps := room(cap(a.maps)-len(a.maps), n.maps, 24, reuse)
+	bins := room(cap(a.binaries)-len(a.binaries), n.binaries, 24, reuse)
+	strs := room(cap(a.strings)-len(a.strings), n.strings, 24, reuse)
+	refs := room(cap(a.refs)-len(a.refs), n.refs, 48, reuse)
+	pids := room(cap(a.pids)-len(a.pids), n.pids, 32, reuse)
+	ports := room(cap(a.ports)-len(a.ports), n.ports, 32, reuse)
+	bits := room(cap(a.bitBins)-len(a.bitBins), n.bitBins, 32, reuse)
+	if terms > 0 {
+		a.terms = make([]Term, 0, terms)
 	}
-	if k := room(a, a.words, n.words); k > 0 {
-		a.words = make([]uint64, 0, k)
+	if words > 0 {
+		a.words = make([]uint64, 0, words)
 	}
-	seqs, maps, bins, strs := room(a, a.seqs, n.seqs), room(a, a.maps, n.maps), room(a, a.binaries, n.binaries), room(a, a.strings, n.strings)
-	refs := room(a, a.refs, n.refs)
 	if k := seqs + maps + bins + strs + 2*refs; k > 0 {
 		b := make([]cell3, k)
-		a.seqs, b = cut(a.seqs, b, seqs)
-		a.maps, b = cut(a.maps, b, maps)
-		a.binaries, b = cut(a.binaries, b, bins)
-		a.strings, b = cut(a.strings, b, strs)
+		if seqs > 0 {
+			a.seqs, b = b[:0:seqs], b[seqs:]
+		}
+		if maps > 0 {
+			a.maps, b = b[:0:maps], b[maps:]
+		}
+		if bins > 0 {
+			a.binaries, b = b[:0:bins], b[bins:]
+		}
+		if strs > 0 {
+			a.strings, b = b[:0:strs], b[strs:]
+		}
 		if refs > 0 {
 			// Two cell3s have the layout of a cell6.
 			a.refs = unsafe.Slice((*cell6)(unsafe.Pointer(unsafe.SliceData(b))), refs)[:0]
 		}
 	}
-	pids, ports, bits := room(a, a.pids, n.pids), room(a, a.ports, n.ports), room(a, a.bitBins, n.bitBins)
 	if k := pids + ports + bits; k > 0 {
 		b := make([]cell4, k)
-		a.pids, b = cut(a.pids, b, pids)
-		a.ports, b = cut(a.ports, b, ports)
-		a.bitBins, _ = cut(a.bitBins, b, bits)
+		if pids > 0 {
+			a.pids, b = b[:0:pids], b[pids:]
+		}
+		if ports > 0 {
+			a.ports, b = b[:0:ports], b[ports:]
+		}
+		if bits > 0 {
+			a.bitBins = b[:0:bits]
+		}
 	}
 }
 
 // lacks reports whether slab s has room for fewer than n more elements.
 func lacks[T any](s []T, n int) bool { return cap(s)-len(s) < n }
 
-// room returns how many elements a new block for slab s should hold so
-// that n more fit: none if they fit already. A block holds at most
-// maxBlock elements, or in an arena that reuses maxReuseBytes.
-func room[T any](a *arena, s []T, n int) int {
-	if a.reuse {
-		n = min(n, maxReuseBytes/int(unsafe.Sizeof(*new(T))))
+// room returns how many elements of size bytes a new block should hold
+// for a slab with room for free more to take n: none if they fit. A block
+// holds at most maxBlock elements, or if the arena reuses maxReuseBytes.
+func room(free, n, size int, reuse bool) int {
+	if reuse {
+		n = min(n, maxReuseBytes/size)
 	} else {
 		n = min(n, maxBlock)
 	}
-	if !lacks(s, n) {
+	if n <= free {
 		return 0
 	}
 	return n
-}
-
-// cut returns the first n elements of b as an empty slab, and the rest
-// of b; with n = 0 it returns s and b unchanged.
-func cut[T any](s, b []T, n int) ([]T, []T) {
-	if n == 0 {
-		return s, b
-	}
-	return b[:0:n], b[n:]
 }
 
 // slabCap returns the capacity of a new slab, made while decoding,
@@ -231,14 +248,18 @@ func carve[T any](r *Reader, s *[]T, n, minSize int) []T {
 func wordsFor(n int) int { return (n + 7) / 8 }
 
 // carveBytes returns n > 0 bytes of the words slab, or nil when they are
-// more than maxSlab (and, if the arena reuses, do not fit), for the
-// caller to allocate them on their own. The bytes are zero unless the arena reuses.
+// more than maxSlab (and, if the arena reuses, do not fit) or would need
+// a slab for themselves alone, for the caller to allocate them on their
+// own. The bytes are zero unless the arena reuses.
 func (r *Reader) carveBytes(n int) []byte {
 	w := wordsFor(n)
 	if n > maxSlab && (!r.a.reuse || lacks(r.a.words, w)) {
 		if r.a.reuse {
 			r.a.overflows++
 		}
+		return nil
+	}
+	if lacks(r.a.words, w) && r.alone(5) {
 		return nil
 	}
 	ws := carve(r, &r.a.words, w, 5)
@@ -291,9 +312,10 @@ var arenaBoxes = func() bool {
 // writes again, which holds for a cell handed out once, and because the
 // cell has the layout of T, so the garbage collector finds T's pointers
 // in it and keeps the slab alive through the interior pointer. typ must
-// be the type word of T.
+// be the type word of T. A value that would be alone in a new slab is
+// boxed by the runtime.
 func box[T, C any](r *Reader, s *[]C, v T, typ unsafe.Pointer, minSize int) Term {
-	if !arenaBoxes {
+	if !arenaBoxes || lacks(*s, 1) && r.alone(minSize) {
 		return v
 	}
 	c := carve(r, s, 1, minSize)
@@ -303,11 +325,19 @@ func box[T, C any](r *Reader, s *[]C, v T, typ unsafe.Pointer, minSize int) Term
 // boxWord returns v, an int64 or a float64, as a Term boxed in the words
 // slab.
 func boxWord[T int64 | float64](r *Reader, v T, typ unsafe.Pointer) Term {
-	if !arenaBoxes {
+	if !arenaBoxes || lacks(r.a.words, 1) && r.alone(5) {
 		return v
 	}
 	w := carve(r, &r.a.words, 1, 5)
 	return boxAt(unsafe.Pointer(&w[0]), v, typ)
+}
+
+// alone reports whether a value needing a new slab would be alone in
+// it: fewer than minSize bytes, what the next such value takes at least,
+// are left, and the arena does not reuse its slabs. Such a value costs
+// less boxed by the runtime (or allocated on its own) than in a slab.
+func (r *Reader) alone(minSize int) bool {
+	return !r.a.reuse && len(r.data)-r.off < minSize
 }
 
 // boxAt stores v at p, which must have room for a T with T's pointers

@@ -100,14 +100,17 @@ func TestMeasure(t *testing.T) {
 }
 
 // checkMeasure checks that decoding data with a Reader takes from the
-// arena no more than measure counted, if data is a valid term that holds
-// others (measure is not used for single values), small enough for every
-// piece and block.
+// arena no more than measure counted, if data is a valid term that whole
+// measures (one that holds others, of minMeasured bytes or more, not
+// mostly flat), small enough for every piece and block.
 func checkMeasure(t *testing.T, data []byte) {
 	t.Helper()
 	r := NewReader(data)
-	if len(data) > maxSlab || !r.container() {
+	if len(data) > maxSlab || len(data) < minMeasured || !r.container() {
 		return
+	}
+	if _, ok := r.measure(0); !ok {
+		return // not a valid term, or not worth measuring
 	}
 	r.AtomCache = []Atom{"a", "n@h", "é"}
 	if _, err := r.ReadTerm(); err != nil {
@@ -201,6 +204,67 @@ func TestDecoderReuse(t *testing.T) {
 			if size > maxReuseBytes {
 				t.Errorf("after a %T of %d bytes, the Decoder keeps %d bytes of %s, want at most %d", term, len(data), size, name, maxReuseBytes)
 			}
+		}
+	}
+}
+
+// TestMeasureFlat checks that measure gives up on a long list of small
+// integers, which would gain nothing from it, but not on one of records.
+func TestMeasureFlat(t *testing.T) {
+	flat := make(List, 2*flatRun)
+	records := make(List, 2*flatRun)
+	for i := range flat {
+		flat[i] = int64(i % 256)
+		records[i] = Tuple{Atom("r"), int64(i)}
+	}
+	for _, tt := range []struct {
+		name string
+		term Term
+		ok   bool
+	}{{"flat", flat, false}, {"records", records, true}} {
+		data, err := Marshal(tt.term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := NewReader(data[1:]).measure(0); ok != tt.ok {
+			t.Errorf("measure(%s) = %v, want %v", tt.name, ok, tt.ok)
+		}
+	}
+}
+
+// TestRecentAtoms checks the per-Reader cache of atoms against the
+// encodings it must and must not match, anywhere in the data.
+func TestRecentAtoms(t *testing.T) {
+	var ra recentAtoms
+	for _, a := range []string{"get", "a\x00", "erl@host", "x"} {
+		ra.add(intern([]byte(a)))
+	}
+	enc := func(a string) []byte { return append([]byte{tagSmallAtomUTF8, byte(len(a))}, a...) }
+	pad := []byte{tagNil, tagNil, tagNil, tagNil, tagNil, tagNil, tagNil, tagNil}
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string // "" for no match
+	}{
+		{"short", append(enc("get"), pad...), "get"},
+		{"short at the end", enc("get"), "get"},
+		{"long", append(enc("erl@host"), pad...), "erl@host"},
+		{"long at the end", enc("erl@host"), "erl@host"},
+		{"one byte at the end", enc("x"), "x"},
+		{"truncated", enc("get")[:4], ""},
+		{"truncated before a NUL", enc("a\x00")[:3], ""},
+		{"other atom", append(enc("gex"), pad...), ""},
+		{"longer atom", append(enc("erl@hosts"), pad...), ""},
+		{"other long atom", append(enc("erl@hoxt"), pad...), ""},
+		{"Latin-1 atom", append([]byte{tagSmallAtom, 3, 'g', 'e', 't'}, pad...), ""},
+		{"no atom", pad, ""},
+	} {
+		e, end := ra.at(tt.data, 0)
+		switch {
+		case tt.want == "" && e != nil:
+			t.Errorf("%s: at(%x) = %q, want no match", tt.name, tt.data, e.atom)
+		case tt.want != "" && (e == nil || string(e.atom) != tt.want || end != 2+len(tt.want)):
+			t.Errorf("%s: at(%x) = %v, %d, want %q, %d", tt.name, tt.data, e, end, tt.want, 2+len(tt.want))
 		}
 	}
 }

@@ -76,26 +76,44 @@ type recentAtoms [8]*atomEntry
 
 // recentSlot returns the slot of the atom whose encoding starts with the
 // little-endian word w, from its length and first byte.
-func recentSlot(w uint64) int { return int((w >> 8 & 0xffff) * 0x9e3779b97f4a7c15 >> 61) }
+func recentSlot(w uint64) int { return int(w>>8^w>>16) & 7 }
 
 func (ra *recentAtoms) add(e *atomEntry) { ra[recentSlot(e.enc)] = e }
 
 // at returns the entry for the SMALL_ATOM_UTF8_EXT at data[off:] if it is
 // a recent atom, and the offset after it.
 func (ra *recentAtoms) at(data []byte, off int) (*atomEntry, int) {
-	if off+8 > len(data) {
-		return nil, 0
+	if len(data)-off < 8 {
+		return ra.atEnd(data, off)
 	}
 	w := binary.LittleEndian.Uint64(data[off:])
 	e := ra[recentSlot(w)]
-	if e == nil || w&e.mask != e.enc {
+	if e == nil || w&e.mask != e.enc || len(e.atom) > 6 && !e.rest(data[off+8:]) {
 		return nil, 0
 	}
-	end := off + 2 + len(e.atom)
-	if len(e.atom) > 6 && (end > len(data) || string(e.atom[6:]) != string(data[off+8:end])) {
+	return e, off + 2 + len(e.atom)
+}
+
+// atEnd is at for an atom in the last 8 bytes of data.
+func (ra *recentAtoms) atEnd(data []byte, off int) (*atomEntry, int) {
+	if off < 0 || len(data)-off < 2 {
 		return nil, 0
 	}
-	return e, end
+	var b [8]byte
+	copy(b[:], data[off:])
+	w := binary.LittleEndian.Uint64(b[:])
+	e := ra[recentSlot(w)]
+	if e == nil || w&e.mask != e.enc || off+2+len(e.atom) > len(data) {
+		return nil, 0
+	}
+	return e, off + 2 + len(e.atom)
+}
+
+// rest reports whether b starts with the bytes of the atom after its
+// first 6.
+func (e *atomEntry) rest(b []byte) bool {
+	n := len(e.atom) - 6
+	return n <= len(b) && string(e.atom[6:]) == string(b[:n])
 }
 
 // atomTable caches decoded atoms so that decoding a known atom does not

@@ -507,10 +507,14 @@ func (r *Reader) elems(t []Term, depth int) error {
 					continue
 				}
 			case tagSmallAtomUTF8:
-				if e, end := r.recent.at(data, off); e != nil {
-					t[i] = e.term
-					r.off = end
-					continue
+				// recent.at in line, for atoms of up to 6 bytes.
+				if off+8 <= len(data) {
+					w := binary.LittleEndian.Uint64(data[off:])
+					if e := r.recent[recentSlot(w)]; e != nil && w&e.mask == e.enc && len(e.atom) <= 6 {
+						t[i] = e.term
+						r.off = off + 2 + len(e.atom)
+						continue
+					}
 				}
 			}
 		}

@@ -38,10 +38,13 @@
 //
 // Terms: Marshal and Unmarshal convert whole terms, as
 // erlang:term_to_binary and binary_to_term do; Decoder decodes terms that
-// have no version byte. For hot paths, the Append functions
-// (AppendTupleHeader, AppendAtom, AppendInt, ...) and Reader
-// (ReadTupleHeader, ReadAtom, ReadInt, Skip, ...) encode and decode piece
-// by piece without building a Term, like ei_x_encode_* and ei_decode_*.
+// have no version byte, and with Decoder.Reuse decodes each term into the
+// memory of the one before, allocating nothing once warm, for loops that
+// are done with a term before they decode the next. For hot paths, the
+// Append functions (AppendTupleHeader, AppendAtom, AppendInt, ...) and
+// Reader (ReadTupleHeader, ReadAtom, ReadInt, Skip, ...) encode and decode
+// piece by piece without building a Term, like ei_x_encode_* and
+// ei_decode_*.
 //
 // In Erlang syntax: FormatTerm and AppendFormat write a term as erl
 // prints it with io_lib:format's ~tp and ~tw, and the String methods of
@@ -161,7 +164,7 @@
 //
 // The codec functions are safe for concurrent use (decoded atoms are
 // shared through a small fixed-size table, which is too). A Reader, or a
-// Decoder whose AtomCache is being changed, is not.
+// Decoder whose AtomCache is being changed or that has Reuse set, is not.
 //
 // The methods of Node, Listener and Conn are safe for concurrent use, once
 // the Node's fields are set. Several goroutines may send on one Conn, and

@@ -10,21 +10,35 @@ import (
 // make its slabs at once, each of the right size. It mirrors Reader.term
 // but checks only the lengths it needs to walk: on bytes it cannot walk,
 // it gives up and leaves the error to the decoder.
+//
+// Measuring pays when the values need boxes; most values of a long list
+// of small integers or atoms need none, so for an arena that does not
+// reuse, the measurer gives up on a term whose first flatRun elements
+// hold fewer than flatRun/16 boxes.
 type measurer struct {
-	data []byte
-	lim  int  // the largest piece counted; bigger ones are allocated on their own
-	n    need // what the term takes
+	data   []byte
+	lim    int  // the largest piece counted; bigger ones are allocated on their own
+	n      need // what the term takes
+	walked int  // elements of tuples, lists and maps walked
+	flat   int  // walked elements after which to check for boxes
 }
 
+const flatRun = 64
+
 // measure counts what decoding the term at off takes. ok is false if the
-// term could not be walked.
+// term could not be walked, or is not worth measuring.
 func (r *Reader) measure(off int) (n need, ok bool) {
-	m := measurer{data: r.data, lim: maxSlab}
+	m := measurer{data: r.data, lim: maxSlab, flat: flatRun}
 	if r.a.reuse {
-		m.lim = math.MaxInt
+		m.lim, m.flat = math.MaxInt, math.MaxInt
 	}
 	ok = m.term(off, 0) >= 0
 	return m.n, ok
+}
+
+// boxes returns how many boxes the term takes so far.
+func (n *need) boxes() int {
+	return n.words + n.seqs + n.maps + n.binaries + n.strings + n.refs + n.pids + n.ports + n.bitBins
 }
 
 // fits reports whether k bytes follow off.
@@ -146,7 +160,7 @@ func (m *measurer) term(off, depth int) int {
 		case tagV4Port:
 			size = 12
 		}
-		return m.bytes(m.atom(off+1), size)
+		return m.bytes(m.atomEnd(off+1), size)
 	case tagNewerReference, tagNewReference:
 		if !m.fits(off, 3) {
 			return -1
@@ -158,11 +172,11 @@ func (m *measurer) term(off, depth int) int {
 		if data[off] == tagNewReference {
 			creation = 1
 		}
-		return m.bytes(m.atom(off+3), creation+4*k)
+		return m.bytes(m.atomEnd(off+3), creation+4*k)
 	case tagReference:
 		m.n.refs++
 		m.n.words++
-		return m.bytes(m.atom(off+1), 5)
+		return m.bytes(m.atomEnd(off+1), 5)
 	case tagNewFun:
 		return m.fun(off, depth)
 	case tagExport:
@@ -184,6 +198,15 @@ func (m *measurer) bytes(off int, k uint64) int {
 		return -1
 	}
 	return off + int(k)
+}
+
+// atomEnd walks the atom at off, a SMALL_ATOM_UTF8_EXT in line: it returns
+// the offset after it, which may be past the data, or -1.
+func (m *measurer) atomEnd(off int) int {
+	if d := m.data; off >= 0 && off+1 < len(d) && d[off] == tagSmallAtomUTF8 {
+		return off + 2 + int(d[off+1])
+	}
+	return m.atom(off)
 }
 
 // atom walks the atom at off.
@@ -215,7 +238,7 @@ func (m *measurer) pid(off int) int {
 	if m.data[off] == tagPid {
 		size = 9
 	}
-	return m.bytes(m.atom(off+1), size)
+	return m.bytes(m.atomEnd(off+1), size)
 }
 
 // elems walks the k elements of a tuple or map at off, which is a
@@ -232,6 +255,9 @@ func (m *measurer) elems(off int, k uint64, depth int) int {
 func (m *measurer) seq(off int, k uint64, depth int) int {
 	data := m.data
 	for ; k > 0; k-- {
+		if m.walked++; m.walked == m.flat && m.n.boxes() < flatRun/16 {
+			return -1
+		}
 		if off+1 < len(data) {
 			switch data[off] {
 			case tagSmallInteger:

@@ -15,9 +15,9 @@ import (
 // A slab is carved front to back, and a piece is never written again
 // once handed out, except by the caller that owns it (a Binary's bytes).
 // Pieces are sliced with full slice expressions, so appending to one
-// never touches a neighbour. What measure did not count (a term it could
-// not walk, or more than a block holds) comes from slabs that grow as
-// they are used, as they would without measure.
+// never touches a neighbour. What measure did not count (a term too small
+// or too flat to be worth it, one it could not walk, or more than a block
+// holds) comes from slabs that grow as they are used.
 //
 // An arena that reuses (Decoder.Reuse) carves its slabs again from the
 // start for each term. Since a slab only ever holds values of one Go
@@ -221,11 +221,19 @@ func (r *Reader) slabCap(old, n, minSize, rest int) int {
 // carve returns n elements from the slab *s, first replacing the slab if
 // it has too little room. A piece of more than maxSlab elements gets its
 // own allocation unless the arena reuses and the slab has room for it.
-// The elements are zero unless the arena reuses;
-// either way the caller sets them all. The elements (when they are terms)
-// are still to be read, and each other element needs at least minSize
-// bytes of input.
+// The elements are zero unless the arena reuses; either way the caller
+// sets them all. The elements (when they are terms) are still to be read,
+// and each other element needs at least minSize bytes of input.
 func carve[T any](r *Reader, s *[]T, n, minSize int) []T {
+	if i := len(*s); n > 0 && n <= cap(*s)-i && n <= maxSlab {
+		*s = (*s)[:i+n]
+		return (*s)[i : i+n : i+n]
+	}
+	return carveSlow(r, s, n, minSize)
+}
+
+// carveSlow is carve for a piece that does not fit or is empty or big.
+func carveSlow[T any](r *Reader, s *[]T, n, minSize int) []T {
 	if n == 0 {
 		return []T{} // not nil, and allocates nothing
 	}
@@ -315,10 +323,14 @@ var arenaBoxes = func() bool {
 // be the type word of T. A value that would be alone in a new slab is
 // boxed by the runtime.
 func box[T, C any](r *Reader, s *[]C, v T, typ unsafe.Pointer, minSize int) Term {
-	if !arenaBoxes || lacks(*s, 1) && r.alone(minSize) {
+	if i := len(*s); i < cap(*s) && arenaBoxes {
+		*s = (*s)[:i+1]
+		return boxAt(unsafe.Pointer(&(*s)[i]), v, typ)
+	}
+	if !arenaBoxes || r.alone(minSize) {
 		return v
 	}
-	c := carve(r, s, 1, minSize)
+	c := carveSlow(r, s, 1, minSize)
 	return boxAt(unsafe.Pointer(&c[0]), v, typ)
 }
 

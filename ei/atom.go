@@ -72,11 +72,11 @@ type atomEntry struct {
 // of its length and first byte, so that decoding one again (as in a list
 // of records, or a node name in each pid) takes a compare or two rather
 // than a hash and a lookup in the shared table.
-type recentAtoms [8]*atomEntry
+type recentAtoms [16]*atomEntry
 
 // recentSlot returns the slot of the atom whose encoding starts with the
 // little-endian word w, from its length and first byte.
-func recentSlot(w uint64) int { return int(w>>8^w>>16) & 7 }
+func recentSlot(w uint64) int { return int((w >> 8 & 0xffff) * 0x9e3779b97f4a7c15 >> 60) }
 
 func (ra *recentAtoms) add(e *atomEntry) { ra[recentSlot(e.enc)] = e }
 

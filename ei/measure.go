@@ -43,7 +43,7 @@ func (n *need) boxes() int {
 
 // fits reports whether k bytes follow off.
 func (m *measurer) fits(off int, k uint64) bool {
-	return off <= len(m.data) && k <= uint64(len(m.data)-off)
+	return 0 <= off && off <= len(m.data) && k <= uint64(len(m.data)-off)
 }
 
 // piece counts k elements (or bytes) of a piece carved from a slab.

@@ -160,18 +160,10 @@ func (a *arena) reserve(n *need) {
 	}
 	if k := seqs + maps + bins + strs + 2*refs; k > 0 {
 		b := make([]cell3, k)
-		if seqs > 0 {
-			a.seqs, b = b[:0:seqs], b[seqs:]
-		}
-		if maps > 0 {
-			a.maps, b = b[:0:maps], b[maps:]
-		}
-		if bins > 0 {
-			a.binaries, b = b[:0:bins], b[bins:]
-		}
-		if strs > 0 {
-			a.strings, b = b[:0:strs], b[strs:]
-		}
+		b = take(&a.seqs, b, seqs)
+		b = take(&a.maps, b, maps)
+		b = take(&a.binaries, b, bins)
+		b = take(&a.strings, b, strs)
 		if refs > 0 {
 			// Two cell3s have the layout of a cell6.
 			a.refs = unsafe.Slice((*cell6)(unsafe.Pointer(unsafe.SliceData(b))), refs)[:0]
@@ -179,16 +171,19 @@ func (a *arena) reserve(n *need) {
 	}
 	if k := pids + ports + bits; k > 0 {
 		b := make([]cell4, k)
-		if pids > 0 {
-			a.pids, b = b[:0:pids], b[pids:]
-		}
-		if ports > 0 {
-			a.ports, b = b[:0:ports], b[ports:]
-		}
-		if bits > 0 {
-			a.bitBins = b[:0:bits]
-		}
+		b = take(&a.pids, b, pids)
+		b = take(&a.ports, b, ports)
+		take(&a.bitBins, b, bits)
 	}
+}
+
+// take makes the first n elements of block b, if n > 0, the empty slab
+// *s, and returns the rest of b.
+func take[T any](s *[]T, b []T, n int) []T {
+	if n > 0 {
+		*s = b[:0:n]
+	}
+	return b[n:]
 }
 
 // lacks reports whether slab s has room for fewer than n more elements.

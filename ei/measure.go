@@ -124,22 +124,22 @@ func (m *measurer) term(off, depth int) int {
 			m.n.words += wordsFor(m.piece(k))
 		}
 		return m.bytes(off+3, k)
-	case tagBinary:
-		if !m.fits(off, 5) {
+	case tagBinary, tagBitBinary:
+		head := 5 // tag, Len
+		if data[off] == tagBitBinary {
+			head = 6 // and Bits
+		}
+		if !m.fits(off, uint64(head)) {
 			return -1
 		}
 		k := uint64(binary.BigEndian.Uint32(data[off+1:]))
-		m.n.binaries++
-		m.n.words += wordsFor(m.piece(k))
-		return m.bytes(off+5, k)
-	case tagBitBinary:
-		if !m.fits(off, 6) {
-			return -1
+		if data[off] == tagBinary {
+			m.n.binaries++
+		} else {
+			m.n.bitBins++
 		}
-		k := uint64(binary.BigEndian.Uint32(data[off+1:]))
-		m.n.bitBins++
 		m.n.words += wordsFor(m.piece(k))
-		return m.bytes(off+6, k)
+		return m.bytes(off+head, k)
 	case tagList:
 		return m.list(off, depth)
 	case tagMap:

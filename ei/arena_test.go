@@ -267,4 +267,10 @@ func TestRecentAtoms(t *testing.T) {
 			t.Errorf("%s: at(%x) = %v, %d, want %q, %d", tt.name, tt.data, e, end, tt.want, 2+len(tt.want))
 		}
 	}
+	for _, a := range []string{"get", "a\x00", "erl@host", "x", "gex", "erl@hosts", "", "a"} {
+		e := ra.find([]byte(a))
+		if known := a == "get" || a == "a\x00" || a == "erl@host" || a == "x"; known != (e != nil) || e != nil && string(e.atom) != a {
+			t.Errorf("find(%q) = %v, want the entry: %v", a, e, known)
+		}
+	}
 }

@@ -80,6 +80,19 @@ func recentSlot(w uint64) int { return int((w >> 8 & 0xffff) * 0x9e3779b97f4a7c1
 
 func (ra *recentAtoms) add(e *atomEntry) { ra[recentSlot(e.enc)] = e }
 
+// find returns the entry for atom b if it is a recent atom.
+func (ra *recentAtoms) find(b []byte) *atomEntry {
+	var c0 uint64
+	if len(b) > 0 {
+		c0 = uint64(b[0])
+	}
+	e := ra[recentSlot(uint64(len(b))<<8|c0<<16)]
+	if e != nil && string(e.atom) == string(b) {
+		return e
+	}
+	return nil
+}
+
 // at returns the entry for the SMALL_ATOM_UTF8_EXT at data[off:] if it is
 // a recent atom, and the offset after it.
 func (ra *recentAtoms) at(data []byte, off int) (*atomEntry, int) {
@@ -187,10 +200,6 @@ func intern(b []byte) *atomEntry {
 // skips checking the bytes, which the table holds only once checked).
 func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, err error) {
 	start := r.off
-	if e, end := r.recent.at(r.data, start); e != nil {
-		r.off = end
-		return r.data[start+2 : end], e, false, "", nil
-	}
 	if !r.has(1) {
 		return nil, nil, false, "", r.truncated(start, "atom")
 	}
@@ -235,6 +244,9 @@ func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, 
 			return nil, nil, false, "", r.errorf(start, "atom of %d characters, more than 255", n)
 		}
 		return b, nil, true, "", nil
+	}
+	if e := r.recent.find(b); e != nil {
+		return b, e, false, "", nil
 	}
 	if e := lookup(b); e != nil {
 		r.recent.add(e)

@@ -222,15 +222,20 @@ func ParseCast(msg Term) (req Term, ok bool) {
 // [alias|Ref] (ALIAS_SEND, which callers on OTP 24 and later use), else
 // to its pid. Errors are as for Send.
 func (m *Mailbox) Reply(ctx context.Context, from From, reply Term) error {
-	msg := Tuple{from.Tag, reply}
-	alias, ok := callAlias(from.Tag)
-	if !ok {
-		return m.Send(ctx, from.Pid, msg)
-	}
 	if m.isExited() {
 		return ErrClosed
 	}
-	l := m.l
+	return m.l.reply(ctx, m.pid, from, reply)
+}
+
+// reply answers the gen_server call from with reply, from the local
+// process self.
+func (l *layer) reply(ctx context.Context, self Pid, from From, reply Term) error {
+	msg := Tuple{from.Tag, reply}
+	alias, ok := callAlias(from.Tag)
+	if !ok {
+		return l.send(ctx, self, from.Pid, msg)
+	}
 	if l.isLocal(alias.Node) {
 		l.deliverAlias(alias, msg)
 		return nil
@@ -242,9 +247,9 @@ func (m *Mailbox) Reply(ctx context.Context, from From, reply Term) error {
 	if cs.conn.Flags()&FlagAlias == 0 {
 		// The caller's receive matches the tag whichever way the reply
 		// comes.
-		return m.Send(ctx, from.Pid, msg)
+		return l.send(ctx, self, from.Pid, msg)
 	}
-	return cs.conn.SendControl(ctx, AliasSend{From: m.pid, Alias: alias}, msg)
+	return cs.conn.SendControl(ctx, AliasSend{From: self, Alias: alias}, msg)
 }
 
 // callAlias returns the alias of a call tag [alias|Ref], or of a tag

@@ -191,9 +191,10 @@ type UnlinkIDAck struct {
 	From, To Pid
 }
 
-// UnknownControl is a control message this package does not model, such
-// as SPAWN_REQUEST. Tuple is the whole control tuple, operation first.
-// A payload, when present, is in Message.Payload.
+// UnknownControl is a control message this package does not model, or
+// a known one with an unexpected number of elements. Tuple is the whole
+// control tuple, operation first. A payload, when present, is in
+// Message.Payload.
 type UnknownControl struct {
 	Tuple   Tuple
 	Payload bool // whether a payload followed
@@ -427,7 +428,8 @@ var controlArity = map[int64]int{
 	opMonitorP: 4, opDemonitorP: 4, opMonitorPExit: 5, opSendSender: 3,
 	opSendSenderTT: 4, opPayloadExit: 3, opPayloadExitTT: 4, opPayloadExit2: 3,
 	opPayloadExit2TT: 4, opPayloadMonitorPExit: 4, opAliasSend: 3, opAliasSendTT: 4,
-	opUnlinkID: 4, opUnlinkIDAck: 4,
+	opUnlinkID: 4, opUnlinkIDAck: 4, opSpawnRequest: 6, opSpawnRequestTT: 7,
+	opSpawnReply: 5, opSpawnReplyTT: 6,
 }
 
 // readControl decodes a control tuple at r. For an UnknownControl the
@@ -518,6 +520,14 @@ func readControl(r *Reader) (Control, error) {
 		c = UnlinkID{ID: d.uint(), From: d.pid(), To: d.pid()}
 	case opUnlinkIDAck:
 		c = UnlinkIDAck{ID: d.uint(), From: d.pid(), To: d.pid()}
+	case opSpawnRequest:
+		c = d.spawnRequest()
+	case opSpawnRequestTT:
+		c = SpawnRequestTT{SpawnRequest: d.spawnRequest(), TraceToken: d.term()}
+	case opSpawnReply:
+		c = d.spawnReply()
+	case opSpawnReplyTT:
+		c = SpawnReplyTT{SpawnReply: d.spawnReply(), TraceToken: d.term()}
 	}
 	if d.err != nil {
 		return nil, d.err

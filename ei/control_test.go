@@ -38,11 +38,21 @@ func TestControlTuples(t *testing.T) {
 		{PayloadExit2{From: a, To: b}, Tuple{int64(26), a, b}},                         // PAYLOAD_EXIT2
 		{PayloadExit2TT{From: a, To: b, TraceToken: tok}, Tuple{int64(27), a, b, tok}}, // PAYLOAD_EXIT2_TT
 		{PayloadMonitorPExit{From: Atom("n"), To: a, Ref: r}, Tuple{int64(28), Atom("n"), a, r}},
-		{AliasSend{From: a, Alias: r}, Tuple{int64(33), a, r}},                            // ALIAS_SEND
-		{AliasSendTT{From: a, Alias: r, TraceToken: tok}, Tuple{int64(34), a, r, tok}},    // ALIAS_SEND_TT
-		{UnlinkID{ID: 1 << 60, From: a, To: b}, Tuple{int64(35), int64(1 << 60), a, b}},   // UNLINK_ID
-		{UnlinkIDAck{ID: 5, From: a, To: b}, Tuple{int64(36), int64(5), a, b}},            // UNLINK_ID_ACK
-		{UnknownControl{Tuple: Tuple{int64(29), Atom("x")}}, Tuple{int64(29), Atom("x")}}, // SPAWN_REQUEST, not modelled
+		{AliasSend{From: a, Alias: r}, Tuple{int64(33), a, r}},                          // ALIAS_SEND
+		{AliasSendTT{From: a, Alias: r, TraceToken: tok}, Tuple{int64(34), a, r, tok}},  // ALIAS_SEND_TT
+		{UnlinkID{ID: 1 << 60, From: a, To: b}, Tuple{int64(35), int64(1 << 60), a, b}}, // UNLINK_ID
+		{UnlinkIDAck{ID: 5, From: a, To: b}, Tuple{int64(36), int64(5), a, b}},          // UNLINK_ID_ACK
+		{SpawnRequest{ReqID: r, From: a, GroupLeader: b, Module: "m", Function: "f", Arity: 2, Opts: List{Atom("monitor")}},
+			Tuple{int64(29), r, a, b, Tuple{Atom("m"), Atom("f"), int64(2)}, List{Atom("monitor")}}}, // SPAWN_REQUEST
+		{SpawnRequest{ReqID: r, From: a, GroupLeader: b, Module: "m", Function: "f", Opts: List{}},
+			Tuple{int64(29), r, a, b, Tuple{Atom("m"), Atom("f"), int64(0)}, List{}}}, // no options: []
+		{SpawnRequestTT{SpawnRequest: SpawnRequest{ReqID: r, From: a, GroupLeader: b, Module: "m", Function: "f", Arity: 255, Opts: List{}}, TraceToken: tok},
+			Tuple{int64(30), r, a, b, Tuple{Atom("m"), Atom("f"), int64(255)}, List{}, tok}}, // SPAWN_REQUEST_TT
+		{SpawnReply{ReqID: r, To: a, Flags: 3, Result: b}, Tuple{int64(31), r, a, int64(3), b}},                             // SPAWN_REPLY, linked and monitored
+		{SpawnReply{ReqID: r, To: a, Result: Atom("system_limit")}, Tuple{int64(31), r, a, int64(0), Atom("system_limit")}}, // failed
+		{SpawnReplyTT{SpawnReply: SpawnReply{ReqID: r, To: a, Flags: 2, Result: b}, TraceToken: tok},
+			Tuple{int64(32), r, a, int64(2), b, tok}}, // SPAWN_REPLY_TT
+		{UnknownControl{Tuple: Tuple{int64(29), Atom("x")}}, Tuple{int64(29), Atom("x")}}, // SPAWN_REQUEST of the wrong arity
 		{UnknownControl{Tuple: Tuple{int64(1), a}}, Tuple{int64(1), a}},                   // LINK of the wrong arity
 	}
 	for _, tt := range tests {
@@ -68,6 +78,7 @@ func TestControlTuples(t *testing.T) {
 // TestReadControlErrors checks malformed control tuples.
 func TestReadControlErrors(t *testing.T) {
 	a := Pid{Node: "a@h", ID: 1}
+	r := Ref{Node: "a@h", ID: []uint32{1, 2, 3}}
 	for _, tuple := range []Term{
 		Atom("link"),                             // not a tuple
 		Tuple{},                                  // no operation
@@ -76,6 +87,15 @@ func TestReadControlErrors(t *testing.T) {
 		Tuple{int64(6), a, Atom(""), int64(1)},   // REG_SEND to a non-atom
 		Tuple{int64(19), a, int64(1), Atom("r")}, // MONITOR_P of a number
 		Tuple{int64(35), int64(-1), a, a},        // UNLINK_ID with a negative id
+		Tuple{int64(29), r, a, a, Tuple{Atom("m"), Atom("f")}, List{}},              // SPAWN_REQUEST, MFA of two elements
+		Tuple{int64(29), r, a, a, Tuple{Atom("m"), Atom("f"), int64(256)}, List{}},  // arity out of range
+		Tuple{int64(29), r, a, a, Tuple{Atom("m"), Atom("f"), int64(-1)}, List{}},   // negative arity
+		Tuple{int64(29), r, a, a, Tuple{Atom("m"), int64(1), int64(0)}, List{}},     // function not an atom
+		Tuple{int64(29), r, a, a, Tuple{Atom("m"), Atom("f"), int64(0)}, Atom("x")}, // options not a list
+		Tuple{int64(29), r, a, a, Tuple{Atom("m"), Atom("f"), int64(0)}, ImproperList{Elems: []Term{Atom("link")}, Tail: Atom("x")}},
+		Tuple{int64(31), r, a, int64(0), int64(1)}, // SPAWN_REPLY with a number for result
+		Tuple{int64(31), r, a, int64(-1), a},       // negative flags
+		Tuple{int64(31), a, a, int64(0), a},        // request id not a ref
 	} {
 		b, err := AppendTerm(nil, tuple)
 		if err != nil {

@@ -54,9 +54,22 @@ func (cs *connState) deliver(c *Conn, m Message) {
 	case DemonitorP:
 		cs.demonitored(ctl.Ref)
 	case MonitorPExit:
-		cs.monitorExit(ctl.Ref, ctl.Reason)
+		if !cs.erpcDown(ctl.Ref, ctl.Reason) {
+			cs.monitorExit(ctl.Ref, ctl.Reason)
+		}
 	case PayloadMonitorPExit:
-		cs.monitorExit(ctl.Ref, m.Payload)
+		if !cs.erpcDown(ctl.Ref, m.Payload) {
+			cs.monitorExit(ctl.Ref, m.Payload)
+		}
+
+	case SpawnRequest:
+		cs.spawned(ctl, m.Payload)
+	case SpawnRequestTT:
+		cs.spawned(ctl.SpawnRequest, m.Payload)
+	case SpawnReply:
+		cs.spawnReplied(ctl)
+	case SpawnReplyTT:
+		cs.spawnReplied(ctl.SpawnReply)
 	}
 	// Others (GROUP_LEADER, unknown controls) mean nothing to a mailbox.
 }

@@ -19,6 +19,12 @@ type deliverEnv struct {
 }
 
 func newDeliverEnv(t testing.TB) *deliverEnv {
+	return newDeliverEnvFlags(t, DefaultFlags|layerFlags)
+}
+
+// newDeliverEnvFlags is newDeliverEnv with a connection that negotiated
+// flags.
+func newDeliverEnvFlags(t testing.TB, flags Flags) *deliverEnv {
 	n := &Node{Name: "a@host", Cookie: "c", Creation: 1, MailboxSize: 64}
 	mb, err := n.NewMailbox("box")
 	if err != nil {
@@ -29,7 +35,7 @@ func newDeliverEnv(t testing.TB) *deliverEnv {
 	go io.Copy(io.Discard, b)
 	cs := l.newConnState("b@host", false)
 	cr := &connReader{nc: a}
-	c := newConnWith(n, a, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: DefaultFlags | layerFlags, version: 6}, cs)
+	c := newConnWith(n, a, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: flags, version: 6}, cs)
 	ready := make(chan struct{})
 	close(ready)
 	l.mu.Lock()
@@ -87,6 +93,13 @@ func FuzzDeliver(f *testing.F) {
 		{Control: MonitorPExit{From: far, To: box, Ref: ours, Reason: Atom("normal")}},
 		{Control: PayloadMonitorPExit{From: Atom("srv"), To: box, Ref: ours}, Payload: Atom("x")},
 		{Control: GroupLeader{From: far, To: box}},
+		{Control: SpawnRequest{ReqID: ref, From: far, GroupLeader: far, Module: "erpc", Function: "execute_call", Arity: 4, Opts: List{Atom("monitor")}},
+			Payload: List{ref, Atom("m"), Atom("f"), List{}}},
+		{Control: SpawnRequest{ReqID: ref, From: far, GroupLeader: far, Module: "m", Function: "f", Arity: 1, Opts: List{Atom("link")}}, Payload: List{int64(1)}},
+		{Control: SpawnReply{ReqID: ours, To: box, Flags: 3, Result: far}},
+		{Control: SpawnReply{ReqID: ours, To: box, Result: Atom("badarg")}},
+		{Control: RegSend{From: far, To: "rex"}, Payload: Tuple{far, Tuple{Atom("call"), Atom("m"), Atom("f"), List{}, Atom("user")}}},
+		{Control: RegSend{From: far, To: "rex"}, Payload: Tuple{far, Atom("features_request")}},
 	} {
 		f.Add(encodeMessage(f, m.Control, m.Payload))
 	}

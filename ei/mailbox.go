@@ -56,6 +56,9 @@ type layer struct {
 	conns    map[*connState]struct{} // connections not yet down
 	calls    map[refKey]*call        // pending calls by monitor reference (also their alias)
 	nodeSubs map[*Mailbox]struct{}   // MonitorNodes subscribers
+	erpcs    map[refKey]*erpcCall    // our erpc calls under way, by spawn request id
+	running  int                     // calls from other nodes under way (see Node.MaxCalls)
+	io       *Mailbox                // the group leader of our spawn requests, once made
 
 	// Tests: dialHook runs before each connection attempt, acceptHook
 	// when an incoming handshake is about to be decided.
@@ -89,10 +92,17 @@ func (n *Node) startLayer() (*layer, error) {
 		conns:    make(map[*connState]struct{}),
 		calls:    make(map[refKey]*call),
 		nodeSubs: make(map[*Mailbox]struct{}),
+		erpcs:    make(map[refKey]*erpcCall),
 	}
 	if l.size <= 0 {
 		l.size = DefaultMailboxSize
 	}
+	rex, err := n.Pid()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	l.startRexLocked(rex)
 	if !n.lay.CompareAndSwap(nil, l) {
 		cancel()
 	}
@@ -140,6 +150,12 @@ type Mailbox struct {
 	closed  bool
 	notify  chan struct{} // a token when the queue becomes non-empty
 	done    chan struct{} // closed by exit
+
+	// The node's own processes (rex, the io server, calls from other
+	// nodes) take messages with handle instead of the queue; proc is
+	// set for a call from another node.
+	handle func(Term)
+	proc   *callProc
 
 	// Guarded by l.mu.
 	exited   bool
@@ -204,6 +220,10 @@ func (m *Mailbox) Done() <-chan struct{} { return m.done }
 
 // push queues t, or drops it if the mailbox is full or has exited.
 func (m *Mailbox) push(t Term) {
+	if m.handle != nil {
+		m.handle(t)
+		return
+	}
 	m.qmu.Lock()
 	if m.closed {
 		m.qmu.Unlock()
@@ -321,7 +341,12 @@ func (m *Mailbox) Send(ctx context.Context, to Dest, msg Term) error {
 	if m.isExited() {
 		return ErrClosed
 	}
-	l := m.l
+	return m.l.send(ctx, m.pid, to, msg)
+}
+
+// send sends msg from the local process from to the process to,
+// connecting to its node if need be.
+func (l *layer) send(ctx context.Context, from Pid, to Dest, msg Term) error {
 	if l.isLocal(to.destNode()) {
 		l.deliverLocal(to, msg)
 		return nil
@@ -330,7 +355,7 @@ func (m *Mailbox) Send(ctx context.Context, to Dest, msg Term) error {
 	if err != nil {
 		return err
 	}
-	return cs.conn.SendControl(ctx, cs.sendControl(m.pid, to), msg)
+	return cs.conn.SendControl(ctx, cs.sendControl(from, to), msg)
 }
 
 // sendControl returns the control message for sending from from to to.
@@ -376,14 +401,16 @@ func (l *layer) deliverPid(to Pid, msg Term) {
 	}
 }
 
-// deliverName delivers msg to the mailbox registered as name, if any.
-func (l *layer) deliverName(name Atom, msg Term) {
+// deliverName delivers msg to the mailbox registered as name, if any,
+// and reports whether there was one.
+func (l *layer) deliverName(name Atom, msg Term) bool {
 	l.mu.RLock()
 	m := l.names[name]
 	l.mu.RUnlock()
 	if m != nil {
 		m.push(msg)
 	}
+	return m != nil
 }
 
 // lockAlive locks l.mu, unless the mailbox has exited: then it returns

@@ -274,10 +274,14 @@ func (cs *connState) monitored(from Pid, to Term, ref Ref) {
 func (cs *connState) demonitored(ref Ref) {
 	l := cs.l
 	l.mu.Lock()
-	if mon := cs.monitors[keyOf(ref)]; mon != nil && mon.tmb != nil {
+	mon := cs.monitors[keyOf(ref)]
+	if mon != nil && mon.tmb != nil {
 		l.removeMonitorLocked(mon)
 	}
 	l.mu.Unlock()
+	if mon != nil && mon.tmb != nil {
+		mon.tmb.spawnDemonitored()
+	}
 }
 
 // monitorExit handles MONITOR_P_EXIT: the peer's process we monitor with
@@ -323,7 +327,7 @@ func (l *layer) connLostLocked(cs *connState) lostSignals {
 
 func (s lostSignals) deliver() {
 	for _, lk := range s.links {
-		lk.mb.push(exitTerm(lk.peer, Atom("noconnection")))
+		lk.mb.exitSignal(lk.peer, Atom("noconnection"))
 	}
 	for _, mon := range s.monitors {
 		mon.fire(Atom("noconnection"))

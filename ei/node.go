@@ -159,6 +159,13 @@ type Node struct {
 	// holds before dropping; zero means DefaultMailboxSize.
 	MailboxSize int
 
+	// MaxCalls bounds the calls from other nodes of the functions
+	// registered with HandleFunc that run at once (rpc, erpc, spawn and
+	// rex requests alike); zero means DefaultMaxCalls. A call beyond it
+	// fails with system_limit, as a spawn does on erl at its process
+	// limit.
+	MaxCalls int
+
 	// Trace, if set, receives one line per handshake message and per
 	// distribution frame sent or received, for interop debugging. Writes
 	// to it are serialized per connection, not across connections.
@@ -178,6 +185,9 @@ type Node struct {
 	uniq     atomic.Uint64 // unlink ids
 
 	lay atomic.Pointer[layer] // mailboxes and connection table, from the first NewMailbox
+
+	funcMu sync.RWMutex
+	funcs  map[funcKey]Func // see HandleFunc
 }
 
 func (n *Node) random() io.Reader {

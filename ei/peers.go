@@ -11,7 +11,9 @@ import (
 
 // layerFlags are offered on the connections of a node's table on top of
 // Node.Flags: the mailbox layer implements them.
-const layerFlags = FlagDistMonitor | FlagDistMonitorName | FlagAlias
+// FlagSpawn is offered there alone: spawn requests are served by the
+// layer (see HandleFunc), and bare Conns have nobody to serve them.
+const layerFlags = FlagDistMonitor | FlagDistMonitorName | FlagAlias | FlagSpawn
 
 // connHandler takes what a Conn of a node's table reads, instead of the
 // Conn's Receive queue. Its methods run on the Conn's read goroutine.
@@ -70,7 +72,8 @@ type connState struct {
 	// Guarded by l.mu.
 	lost     bool // the connection went down
 	links    map[*link]struct{}
-	monitors map[refKey]*monitor // by us on the peer's processes and by them on ours
+	monitors map[refKey]*monitor    // by us on the peer's processes and by them on ours
+	incoming map[*incoming]struct{} // the peer's calls of our functions under way
 }
 
 func (l *layer) newConnState(peer Atom, outgoing bool) *connState {
@@ -341,11 +344,18 @@ func (cs *connState) down(c *Conn) {
 		}
 	}
 	lost := l.connLostLocked(cs)
+	calls := l.erpcsLostLocked(cs)
+	for in := range cs.incoming {
+		in.cancel() // nobody can get the result any more
+	}
 	var subs []*Mailbox
 	if wasUp {
 		subs = l.subscribersLocked()
 	}
 	l.mu.Unlock()
+	for _, cl := range calls {
+		cl.finish(erpcResult{err: &ERPCError{Reason: Atom("noconnection"), Err: c.Err()}})
+	}
 	lost.deliver()
 	if wasUp {
 		l.node.logger().Debug("ei: node down", "peer", string(cs.peer), "err", c.Err())
@@ -422,6 +432,11 @@ func (n *Node) Close() error {
 	for _, cl := range l.calls {
 		calls = append(calls, cl)
 	}
+	erpcs := make([]*erpcCall, 0, len(l.erpcs))
+	for _, c := range l.erpcs {
+		erpcs = append(erpcs, c)
+	}
+	clear(l.erpcs)
 	clear(l.pids)
 	clear(l.names)
 	clear(l.nodeSubs)
@@ -431,6 +446,9 @@ func (n *Node) Close() error {
 	}
 	for _, cl := range calls {
 		cl.finish(callResult{err: ErrClosed})
+	}
+	for _, c := range erpcs {
+		c.finish(erpcResult{err: ErrClosed})
 	}
 	l.cancel()
 	for _, c := range conns {

@@ -9,38 +9,8 @@ import (
 	"testing"
 
 	"github.com/goei/goei/ei"
-	"github.com/goei/goei/epmd"
 	"github.com/goei/goei/internal/erltest"
 )
-
-// publishedNode returns a Go node named prefix plus a unique suffix with
-// a Listener published on the epmd at port, set up by config before
-// first use; both are closed at cleanup.
-func publishedNode(t *testing.T, port int, prefix string, config func(*ei.Node)) *ei.Node {
-	t.Helper()
-	n := &ei.Node{
-		Name:   erltest.UniqueName(prefix) + "@localhost",
-		Cookie: "c",
-		EPMD:   &epmd.Client{Port: port},
-		Trace:  newTrace(t),
-	}
-	if config != nil {
-		config(n)
-	}
-	ctx := testContext(t)
-	l, err := n.Listen(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Publish(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		n.Close()
-	})
-	return n
-}
 
 // handle registers f as mod:fun on n, failing the test on error.
 func handle(t testing.TB, n *ei.Node, mod, fun ei.Atom, f ei.Func) {
@@ -131,8 +101,8 @@ func checkERPC(t *testing.T, i int, got ei.Term, err error) {
 func TestERPCGoToGo(t *testing.T) {
 	ctx := testContext(t)
 	port := erltest.StartEPMD(t)
-	na := publishedNode(t, port, "a", nil)
-	nb := publishedNode(t, port, "b", nil)
+	na := startGoNodeWith(t, port, "a", nil)
+	nb := startGoNodeWith(t, port, "b", nil)
 	testFuncs(t, nb)
 	testFuncs(t, na)
 	for _, peer := range []ei.Atom{ei.Atom(nb.Name), ei.Atom(na.Name)} { // the other node, and itself
@@ -192,13 +162,13 @@ func isException(err error, class ei.Atom, reason ei.Term) bool {
 func TestRexGoToGo(t *testing.T) {
 	ctx := testContext(t)
 	port := erltest.StartEPMD(t)
-	na := publishedNode(t, port, "a", nil)
-	nb := publishedNode(t, port, "b", nil)
+	na := startGoNodeWith(t, port, "a", nil)
+	nb := startGoNodeWith(t, port, "b", nil)
 	testFuncs(t, nb)
 
 	// A bare Conn, whose RPC sends the raw rex request, from a node of
 	// its own: nb keeps one connection per node.
-	nc := publishedNode(t, port, "c", nil)
+	nc := startGoNodeWith(t, port, "c", nil)
 	c, err := nc.Connect(ctx, nb.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -307,8 +277,8 @@ func wait[T any](t testing.TB, ctx context.Context, ch <-chan T, what string) T 
 func TestERPCAbandon(t *testing.T) {
 	ctx := testContext(t)
 	port := erltest.StartEPMD(t)
-	na := publishedNode(t, port, "a", nil)
-	nb := publishedNode(t, port, "b", nil)
+	na := startGoNodeWith(t, port, "a", nil)
+	nb := startGoNodeWith(t, port, "b", nil)
 	started, ended := blocker(t, nb)
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -338,8 +308,8 @@ func TestERPCAbandon(t *testing.T) {
 func TestERPCConnectionLost(t *testing.T) {
 	ctx := testContext(t)
 	port := erltest.StartEPMD(t)
-	na := publishedNode(t, port, "a", nil)
-	nb := publishedNode(t, port, "b", nil)
+	na := startGoNodeWith(t, port, "a", nil)
+	nb := startGoNodeWith(t, port, "b", nil)
 	started, ended := blocker(t, nb)
 	done := make(chan error, 1)
 	go func() {
@@ -353,7 +323,7 @@ func TestERPCConnectionLost(t *testing.T) {
 	}
 	wait(t, ctx, ended, "the function's context")
 
-	nc := publishedNode(t, port, "c", nil)
+	nc := startGoNodeWith(t, port, "c", nil)
 	go func() {
 		_, err := nc.ERPCCall(ctx, ei.Atom(nb.Name), "m", "block", nil)
 		done <- err
@@ -373,8 +343,8 @@ func TestERPCConnectionLost(t *testing.T) {
 func TestMaxCalls(t *testing.T) {
 	ctx := testContext(t)
 	port := erltest.StartEPMD(t)
-	na := publishedNode(t, port, "a", nil)
-	nb := publishedNode(t, port, "b", func(n *ei.Node) { n.MaxCalls = 2 })
+	na := startGoNodeWith(t, port, "a", nil)
+	nb := startGoNodeWith(t, port, "b", func(n *ei.Node) { n.MaxCalls = 2 })
 	started, ended := blocker(t, nb)
 	testFuncs(t, nb)
 	cctx, cancel := context.WithCancel(ctx)
@@ -417,8 +387,8 @@ func TestMaxCalls(t *testing.T) {
 func TestCloseWaitsForFuncs(t *testing.T) {
 	ctx := testContext(t)
 	port := erltest.StartEPMD(t)
-	na := publishedNode(t, port, "a", nil)
-	nb := publishedNode(t, port, "b", nil)
+	na := startGoNodeWith(t, port, "a", nil)
+	nb := startGoNodeWith(t, port, "b", nil)
 	started := make(chan struct{}, 1)
 	var returned bool
 	handle(t, nb, "m", "slow", func(ctx context.Context, args ei.List) (ei.Term, error) {

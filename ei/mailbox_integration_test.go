@@ -119,22 +119,27 @@ func eachOTP(t *testing.T, f func(t *testing.T, e *mbEnv)) {
 // mbtestArgs returns erl arguments that compile and load goei_mbtest and
 // start its gen_server as srv.
 func mbtestArgs(t testing.TB, otp erltest.OTP) []string {
+	return moduleArgs(t, otp, "goei_mbtest", mbtestModule, "goei_mbtest:start_server(srv)")
+}
+
+// moduleArgs returns erl arguments that compile and load the module
+// name, whose source is src, and then evaluate the expression then.
+func moduleArgs(t testing.TB, otp erltest.OTP, name, src, then string) []string {
 	dir := t.TempDir()
 	if otp.Root != "" {
 		// erl in a chroot sees only the files inside it.
 		var err error
-		if dir, err = os.MkdirTemp(filepath.Join(otp.Root, "tmp"), "goei_mbtest"); err != nil {
+		if dir, err = os.MkdirTemp(filepath.Join(otp.Root, "tmp"), name); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	src := filepath.Join(dir, "goei_mbtest.erl")
-	if err := os.WriteFile(src, []byte(mbtestModule), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".erl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	in := strings.TrimPrefix(dir, otp.Root) // the directory as erl sees it
-	eval := fmt.Sprintf(`{ok, _} = compile:file("%s", [{outdir, "%s"}]), code:add_patha("%s"), goei_mbtest:start_server(srv)`,
-		filepath.Join(in, "goei_mbtest.erl"), in, in)
+	eval := fmt.Sprintf(`{ok, _} = compile:file("%s", [{outdir, "%s"}]), code:add_patha("%s"), %s`,
+		filepath.Join(in, name+".erl"), in, in, then)
 	return []string{"-eval", eval}
 }
 
@@ -142,10 +147,20 @@ func mbtestArgs(t testing.TB, otp erltest.OTP) []string {
 // Listener registered with the epmd at port; both are closed at cleanup.
 func startGoNode(t testing.TB, port int, prefix string) *ei.Node {
 	t.Helper()
+	return startGoNodeWith(t, port, prefix, nil)
+}
+
+// startGoNodeWith is startGoNode for a node that config sets up before
+// its first use.
+func startGoNodeWith(t testing.TB, port int, prefix string, config func(*ei.Node)) *ei.Node {
+	t.Helper()
 	n := newGoNode(t, port, 0)
 	n.Name = erltest.UniqueName(prefix) + "@" + erltest.Host(t)
 	if _, ok := t.(*testing.B); ok {
 		n.Trace = nil // it would be what the benchmark measures
+	}
+	if config != nil {
+		config(n)
 	}
 	ctx := testContext(t)
 	l, err := n.Listen(ctx, "127.0.0.1:0")

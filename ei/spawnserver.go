@@ -26,8 +26,10 @@ func (m *Mailbox) exitSignal(from Pid, reason Term) {
 	case Atom("kill"):
 		reason = Atom("killed")
 	}
-	m.proc.in.cancel()
+	// Exit first: the function, seeing its context end, must not exit
+	// with a reason of its own.
 	m.Exit(context.Background(), reason)
+	m.proc.in.cancel()
 }
 
 // spawnRequest is a spawn request parsed (see parseSpawnRequest).

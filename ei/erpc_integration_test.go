@@ -50,13 +50,13 @@ spawn_kill(N, M, F, A) ->
     exit(Pid, kill),
     receive {'DOWN', Ref, process, Pid, R} -> R after 20000 -> timeout end.
 %% spawn_linked starts a process that links to M:F(A...) spawned on N,
-%% tells ReportTo {linked, Self, Pid}, and exits with reason die when it
-%% gets die.
+%% tells ReportTo {linked, Self, Pid}, and exits with reason R when it
+%% gets {die, R}.
 spawn_linked(N, M, F, A, ReportTo) ->
     spawn(fun() ->
         P = spawn_link(N, M, F, A),
         ReportTo ! {linked, self(), P},
-        receive die -> exit(die) end
+        receive {die, R} -> exit(R) end
     end),
     ok.
 
@@ -292,18 +292,30 @@ func TestErlCallsGoEnds(t *testing.T) {
 		wait(t, ctx, started, "call start")
 		wait(t, ctx, ended, "the function's context, after a kill")
 
+		// A linked process's exit ends the call with the same reason, kill
+		// included (exit/2's kill gives killed).
 		mb := newMailbox(t, e.node, "")
-		e.rpc(t, e.pa, "goei_erpctest", "spawn_linked", append(block, mb.Pid())...)
-		msg := recv(t, mb)
-		linked, ok := msg.(ei.Tuple)
-		if !ok || len(linked) != 3 || linked[0] != ei.Atom("linked") {
-			t.Fatalf("spawn_linked: received %v, want {linked, Parent, Pid}", msg)
+		for _, reason := range []ei.Atom{"die", "kill"} {
+			e.rpc(t, e.pa, "goei_erpctest", "spawn_linked", append(block, mb.Pid())...)
+			msg := recv(t, mb)
+			linked, ok := msg.(ei.Tuple)
+			if !ok || len(linked) != 3 || linked[0] != ei.Atom("linked") {
+				t.Fatalf("spawn_linked: received %v, want {linked, Parent, Pid}", msg)
+			}
+			wait(t, ctx, started, "call start")
+			call := linked[2].(ei.Pid)
+			ref, err := mb.Monitor(ctx, call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mb.Send(ctx, linked[1].(ei.Pid), ei.Tuple{ei.Atom("die"), reason}); err != nil {
+				t.Fatal(err)
+			}
+			wait(t, ctx, ended, "the function's context, after its linked parent exited")
+			if got, want := recv(t, mb), (ei.Tuple{ei.Atom("DOWN"), ref, ei.Atom("process"), call, reason}); !equal(got, want) {
+				t.Errorf("after the parent exited with %s: received %v, want %v", reason, got, want)
+			}
 		}
-		wait(t, ctx, started, "call start")
-		if err := mb.Send(ctx, linked[1].(ei.Pid), ei.Atom("die")); err != nil {
-			t.Fatal(err)
-		}
-		wait(t, ctx, ended, "the function's context, after its linked parent exited")
 	})
 }
 

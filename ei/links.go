@@ -138,7 +138,7 @@ func (l *layer) removeLinkLocked(lk *link) {
 // exit tells the other end of lk that the mailbox exited with reason.
 func (lk *link) exit(ctx context.Context, reason Term) error {
 	if lk.other != nil {
-		lk.other.exitSignal(lk.mb.pid, reason)
+		lk.other.exitSignal(lk.mb.pid, reason, true)
 		return nil
 	}
 	lk.cs.l.mu.RLock()
@@ -218,7 +218,7 @@ func (cs *connState) exited(from, to Pid, reason Term, linkExit bool) {
 		return // not linked (any more)
 	}
 	l.mu.Unlock()
-	m.exitSignal(from, reason)
+	m.exitSignal(from, reason, linkExit)
 }
 
 // reply sends a signal back on the connection, from its read goroutine.

@@ -327,7 +327,7 @@ func (l *layer) connLostLocked(cs *connState) lostSignals {
 
 func (s lostSignals) deliver() {
 	for _, lk := range s.links {
-		lk.mb.exitSignal(lk.peer, Atom("noconnection"))
+		lk.mb.exitSignal(lk.peer, Atom("noconnection"), true)
 	}
 	for _, mon := range s.monitors {
 		mon.fire(Atom("noconnection"))

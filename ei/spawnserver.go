@@ -11,19 +11,21 @@ type callProc struct {
 	result bool // erpc:execute_call: the caller's monitor is all that wants the result
 }
 
-// exitSignal delivers the exit signal from from with reason to m: as the
-// message {'EXIT', From, Reason} to a mailbox, which traps exits, and by
-// ending a call's process (with reason killed for kill) unless reason is
-// normal.
-func (m *Mailbox) exitSignal(from Pid, reason Term) {
+// exitSignal delivers the exit signal from from with reason to m, one
+// of a link when link is set, else of exit/2: as the message {'EXIT',
+// From, Reason} to a mailbox, which traps exits, and by ending a call's
+// process unless reason is normal. As in erl, exit/2 with reason kill
+// ends it with reason killed, a linked process's exit with reason kill
+// with reason kill.
+func (m *Mailbox) exitSignal(from Pid, reason Term, link bool) {
 	if m.proc == nil {
 		m.push(exitTerm(from, reason))
 		return
 	}
-	switch reason {
-	case Atom("normal"):
+	switch {
+	case reason == Atom("normal"):
 		return
-	case Atom("kill"):
+	case reason == Atom("kill") && !link:
 		reason = Atom("killed")
 	}
 	// Exit first: the function, seeing its context end, must not exit

@@ -5,7 +5,8 @@
 %% Times are nanoseconds.
 -module(goei_bench).
 -behaviour(gen_server).
--export([start/0, recv/3, send/3, ping/2, connect/2, ping_during/2, calls/2]).
+-export([start/0, recv/3, send/3, ping/2, connect/2, ping_during/2, calls/2,
+         id/1, erpc_calls/2, erpc_par/3]).
 -export([init/1, handle_call/3, handle_cast/2]).
 
 start() ->
@@ -133,6 +134,33 @@ call_n(_, 0) -> ok;
 call_n(Server, N) ->
     pong = gen_server:call(Server, ping),
     call_n(Server, N - 1).
+
+%% id(X) returns X: the function the erpc benchmarks call.
+id(X) -> X.
+
+%% erpc_calls(Node, N) makes N erpc calls of goei_bench:id/1 on Node, one
+%% at a time.
+erpc_calls(Node, N) ->
+    T0 = erlang:monotonic_time(),
+    erpc_n(Node, N),
+    since(T0).
+
+erpc_n(_, 0) -> ok;
+erpc_n(Node, N) ->
+    N = erpc:call(Node, goei_bench, id, [N]),
+    erpc_n(Node, N - 1).
+
+%% erpc_par(Node, N, P) makes N erpc calls of goei_bench:id/1 on Node from
+%% P processes at once.
+erpc_par(Node, N, P) ->
+    Self = self(),
+    T0 = erlang:monotonic_time(),
+    Pids = [spawn_link(fun() ->
+                               erpc_n(Node, N * (K + 1) div P - N * K div P),
+                               Self ! {done, self()}
+                       end) || K <- lists:seq(0, P - 1)],
+    [receive {done, Pid} -> ok end || Pid <- Pids],
+    since(T0).
 
 since(T0) ->
     erlang:convert_time_unit(erlang:monotonic_time() - T0, native, nanosecond).

@@ -1,7 +1,7 @@
 // Package ei lets a Go program be a distributed Erlang node, without
 // cgo: it speaks Erlang's External Term Format and distribution protocol,
 // like erl_interface's ei library, and runs mailboxes, connections, links,
-// monitors and gen_server calls above them.
+// monitors, gen_server calls and erpc calls above them.
 //
 // Most programs create a Node and mailboxes on it. A Mailbox has a pid
 // (and optionally a registered name) that Erlang processes send to, link
@@ -29,6 +29,33 @@
 //	if req, from, ok := ei.ParseCall(msg); ok { // gen_server:call(GoPid, Req) from erl
 //		err = mb.Reply(ctx, from, handle(req))
 //	}
+//
+// Go and Erlang call each other's functions. Node.ERPCCall calls an
+// Erlang function as erpc:call does (ERPCCast and ERPCMulticall as
+// erpc:cast and erpc:multicall), with erpc's errors: *Exception for what
+// the function raised, *ERPCError for erpc's own (noconnection, timeout,
+// ...). Node.HandleFunc registers a Go function that Erlang calls by
+// module and function name, with rpc:call, erpc:call, their cast and
+// multicall forms, rpc:block_call, erl_interface's ei_rpc or spawn/4:
+//
+//	err := node.HandleFunc("calc", "add", func(ctx context.Context, args ei.List) (ei.Term, error) {
+//		if len(args) == 2 {
+//			a, ok1 := args[0].(int64)
+//			b, ok2 := args[1].(int64)
+//			if ok1 && ok2 {
+//				return a + b, nil
+//			}
+//		}
+//		return nil, &ei.Exception{Class: "error", Reason: ei.Atom("badarg")}
+//	})
+//	// in erl: 3 = rpc:call('go@localhost', calc, add, [1, 2]).
+//	v, err := node.ERPCCall(ctx, "erl@localhost", "lists", "seq", ei.List{int64(1), int64(3)})
+//
+// Node.RPC calls through the peer's rex server instead, which nodes
+// older than OTP 23 need. Node.GlobalRegister, GlobalWhereis,
+// GlobalNames and GlobalUnregister use OTP's global name registry
+// through an Erlang node, as ei_global_* do, and Mailbox.GlobalSend
+// sends to a global name.
 //
 // Messages are Go values of a closed set of types (see Term). Exit
 // signals and monitor notifications arrive as the messages an Erlang
@@ -140,7 +167,14 @@
 //     comes, is dropped.
 //   - Mailbox.Exit: sending the exit signals; the mailbox has exited
 //     whatever happens.
-//   - Node.RPC: as for Conn.RPC, and connecting.
+//   - Node.RPC: as for Conn.RPC, and connecting. The Global functions
+//     are Node.RPC calls (and GlobalSend a Send after one).
+//   - Node.ERPCCall: connecting and the call, which is abandoned as
+//     erpc's timeout does (the error is an *ERPCError with reason timeout
+//     wrapping ctx.Err()); ERPCMulticall: each of its calls alike;
+//     ERPCCast: connecting and the write.
+//   - A Func registered with HandleFunc gets a context that ends when its
+//     caller can no longer get the result (see Func).
 //
 // Besides contexts, the only timeout of an established Conn is the net
 // tick time (Node.NetTickTime): the connection to a peer silent that long
@@ -191,4 +225,10 @@
 // (their goroutines deliver messages to the mailboxes directly) and a
 // goroutine per connection attempt under way; Node.Close closes the
 // connections, stops the attempts and waits for them.
+//
+// Each call from another node of a function registered with HandleFunc
+// runs in a goroutine of its own, at most Node.MaxCalls (DefaultMaxCalls
+// unless set) at once; calls beyond that fail with system_limit, as
+// spawns do on erl at its process limit. Node.Close ends their contexts
+// and waits for them to return.
 package ei

@@ -172,8 +172,9 @@ type Mailbox struct {
 //
 // Create mailboxes after Listener.Publish, so that their pids carry the
 // creation epmd assigned: erl drops messages to pids of another creation.
-// It is an error if name is registered already, after Node.Close
-// (ErrClosed), and for a node with a dynamic name ("undefined@host").
+// It is an error if name is registered already (rex always is: it is
+// the node's rex server, see HandleFunc), after Node.Close (ErrClosed),
+// and for a node with a dynamic name ("undefined@host").
 func (n *Node) NewMailbox(name Atom) (*Mailbox, error) {
 	l, err := n.startLayer()
 	if err != nil {

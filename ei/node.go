@@ -47,19 +47,24 @@ const maxPending = 1024
 // terms. It connects to other nodes, accepts connections from them, and
 // makes pids and refs.
 //
-// From its first NewMailbox (or RPC), a Node also keeps a table of
-// connections, one per peer, made when a mailbox first sends to the peer
-// or accepted by the node's Listeners, which then no longer hand them to
-// Accept. Simultaneous connects between two nodes are resolved as OTP
-// does: the connection started by the node whose name sorts higher
-// survives. A connection that goes down is replaced by a new one at the
-// next send; Close ends all of this.
+// From its first NewMailbox (or HandleFunc, RPC or ERPCCall), a Node
+// also keeps a table of connections, one per peer, made when a mailbox
+// first sends to the peer or accepted by the node's Listeners, which then
+// no longer hand them to Accept. Simultaneous connects between two nodes
+// are resolved as OTP does: the connection started by the node whose
+// name sorts higher survives. A connection that goes down is replaced by
+// a new one at the next send; Close ends all of this. The node serves
+// the spawn requests (erpc, rpc:call, spawn/4) and rex requests that
+// come on these connections with the functions registered with
+// HandleFunc.
 //
 // A Node is always hidden: it never sets FlagPublished, so the peers it
 // connects to do not add it to nodes() or sync global names with it, and
 // Listener.Publish registers it with epmd as a hidden node, as
-// erl_interface does. Erlang code reaches it with {Name, 'go@host'} ! Msg
-// or with a pid it sent.
+// erl_interface does. Erlang code reaches it with {Name, 'go@host'} ! Msg,
+// with a pid it sent, or with rpc:call('go@host', M, F, Args); the node
+// uses the global names of an Erlang cluster through one of its nodes
+// (see GlobalRegister).
 //
 // Set the fields before first use and do not change them afterwards. The
 // methods of a Node are safe for concurrent use.

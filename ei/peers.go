@@ -400,12 +400,15 @@ func (n *Node) RPC(ctx context.Context, peer Atom, mod, fun Atom, args List) (Te
 
 // Close ends the node's mailbox layer: every mailbox exits (without
 // signals: its links and monitors on other nodes see noconnection, as
-// when a node goes down), the connections of the node's table are closed
-// and connection attempts stopped, and Close waits for them. NewMailbox
-// then returns ErrClosed. Close the node's Listeners first, or their
-// connections are refused from then on. Conns from Connect and
-// Listener.Accept are the caller's and stay open. Without mailboxes,
-// Close does nothing.
+// when a node goes down), calls and erpc calls under way fail with
+// ErrClosed, the contexts of the registered functions running for other
+// nodes end, the connections of the node's table are closed and
+// connection attempts stopped, and Close waits for all of them,
+// functions included. NewMailbox then returns ErrClosed. Close the
+// node's Listeners first, or their connections are refused from then on.
+// Conns from Connect and Listener.Accept are the caller's and stay open.
+// Without mailboxes (or HandleFunc, RPC or ERPCCall, which start them
+// too), Close does nothing.
 func (n *Node) Close() error {
 	l := n.lay.Load()
 	if l == nil {

@@ -11,7 +11,8 @@ import "context"
 // rex, which runs a block_call inside itself, one at a time, it runs
 // every call in a goroutine of its own.
 
-// startRex registers the node's rex server; l.mu is held.
+// startRexLocked registers the node's rex server as pid; l.mu is held
+// (or l is not shared yet).
 func (l *layer) startRexLocked(pid Pid) {
 	rex := l.newProcess(pid, "rex", nil)
 	rex.handle = func(msg Term) { l.serveRex(rex.pid, msg) }
@@ -19,7 +20,8 @@ func (l *layer) startRexLocked(pid Pid) {
 	l.names["rex"] = rex
 }
 
-// newProcess returns a mailbox for one of the node's own processes.
+// newProcess returns a mailbox for one of the node's own processes,
+// which drops the messages sent to it until its handle is set.
 func (l *layer) newProcess(pid Pid, name Atom, proc *callProc) *Mailbox {
 	return &Mailbox{
 		node:   l.node,
@@ -28,7 +30,7 @@ func (l *layer) newProcess(pid Pid, name Atom, proc *callProc) *Mailbox {
 		name:   name,
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
-		handle: func(Term) {}, // the caller sets its own
+		handle: func(Term) {},
 		proc:   proc,
 	}
 }

@@ -146,7 +146,7 @@ func (l *layer) newCallProc(cs *connState, r spawnRequest, in *incoming) (*Mailb
 	if err != nil {
 		return nil, 0
 	}
-	m := l.newProcess(pid, "", &callProc{in: in, result: r.erpc == "call"}) // it has no use for messages
+	m := l.newProcess(pid, "", &callProc{in: in, result: r.erpc == "call"})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || cs.lost {

@@ -34,9 +34,13 @@ type callResult struct {
 }
 
 // finish hands r to the call, unless it has a result already.
-func (cl *call) finish(r callResult) {
+func (cl *call) finish(r callResult) { offer(cl.ch, r) }
+
+// offer sends v on ch, a channel with room for one value, unless ch
+// holds one already: the first value wins.
+func offer[T any](ch chan<- T, v T) {
 	select {
-	case cl.ch <- r:
+	case ch <- v:
 	default:
 	}
 }

@@ -592,32 +592,18 @@ func ergoEncode(t etf.Term) ([]byte, error) {
 // canonical orders the pairs of the maps in t by their keys' encoding, so
 // that terms that went through a Go map compare equal.
 func canonical(t ei.Term) ei.Term {
-	switch v := t.(type) {
-	case ei.Tuple:
-		out := make(ei.Tuple, len(v))
-		for i, e := range v {
-			out[i] = canonical(e)
-		}
-		return out
-	case ei.List:
-		out := make(ei.List, len(v))
-		for i, e := range v {
-			out[i] = canonical(e)
-		}
-		return out
-	case ei.Map:
-		out := make(ei.Map, len(v))
-		for i, p := range v {
-			out[i] = ei.Pair{Key: canonical(p.Key), Value: canonical(p.Value)}
+	return rebuild(t, func(t ei.Term) ei.Term {
+		m, ok := t.(ei.Map)
+		if !ok {
+			return t
 		}
 		key := func(p ei.Pair) []byte {
 			b, _ := ei.Marshal(p.Key)
 			return b
 		}
-		slices.SortStableFunc(out, func(a, b ei.Pair) int { return bytes.Compare(key(a), key(b)) })
-		return out
-	}
-	return t
+		slices.SortStableFunc(m, func(a, b ei.Pair) int { return bytes.Compare(key(a), key(b)) })
+		return m
+	})
 }
 
 func sameTerm(a, b ei.Term) bool { return reflect.DeepEqual(canonical(a), canonical(b)) }

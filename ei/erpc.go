@@ -82,12 +82,7 @@ type erpcResult struct {
 	err    error
 }
 
-func (c *erpcCall) finish(r erpcResult) {
-	select {
-	case c.ch <- r:
-	default:
-	}
-}
+func (c *erpcCall) finish(r erpcResult) { offer(c.ch, r) }
 
 // ERPCCall calls mod:fun(args...) on the node peer as erpc:call(Peer,
 // Mod, Fun, Args) does, and returns the function's result. The function
@@ -109,25 +104,14 @@ func (c *erpcCall) finish(r erpcResult) {
 // A call to the node itself runs the function registered with HandleFunc
 // in the calling goroutine, as erpc:call does on its own node.
 func (n *Node) ERPCCall(ctx context.Context, peer Atom, mod, fun Atom, args List) (Term, error) {
-	l, err := n.startLayer()
+	l, args, local, err := n.erpcStart(peer, args)
 	if err != nil {
 		return nil, err
 	}
-	if args == nil {
-		args = List{}
-	}
-	if l.isLocal(peer) {
+	if local {
 		return l.callLocal(ctx, mod, fun, args)
 	}
-	cs, err := l.erpcConn(ctx, peer)
-	if err != nil {
-		return nil, err
-	}
-	from, err := n.Pid()
-	if err != nil {
-		return nil, err
-	}
-	reqID, err := n.Ref()
+	cs, req, err := l.newSpawnRequest(ctx, peer, "execute_call", 4, List{Atom("monitor")})
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +119,8 @@ func (n *Node) ERPCCall(ctx context.Context, peer Atom, mod, fun Atom, args List
 	if err != nil {
 		return nil, err
 	}
-	key := keyOf(reqID)
-	c := &erpcCall{cs: cs, from: from, res: res, ch: make(chan erpcResult, 1)}
+	key := keyOf(req.ReqID)
+	c := &erpcCall{cs: cs, from: req.From, res: res, ch: make(chan erpcResult, 1)}
 	l.mu.Lock()
 	switch {
 	case l.closed:
@@ -149,17 +133,9 @@ func (n *Node) ERPCCall(ctx context.Context, peer Atom, mod, fun Atom, args List
 	l.erpcs[key] = c
 	l.mu.Unlock()
 
-	req := SpawnRequest{
-		ReqID: reqID, From: from, GroupLeader: l.ioServer(),
-		Module: "erpc", Function: "execute_call", Arity: 4,
-		Opts: List{Atom("monitor")},
-	}
 	if err := cs.conn.SendControl(ctx, req, List{res, mod, fun, args}); err != nil {
 		l.abandon(key, c)
-		if ctx.Err() != nil {
-			return nil, &ERPCError{Reason: Atom("timeout"), Err: ctx.Err()}
-		}
-		return nil, &ERPCError{Reason: Atom("noconnection"), Err: err}
+		return nil, erpcSendError(ctx, err)
 	}
 	select {
 	case r := <-c.ch:
@@ -170,6 +146,48 @@ func (n *Node) ERPCCall(ctx context.Context, peer Atom, mod, fun Atom, args List
 		}
 		return nil, &ERPCError{Reason: Atom("timeout"), Err: ctx.Err()}
 	}
+}
+
+// erpcStart starts the node's layer for an erpc operation on peer with
+// args, and reports whether peer is the node itself.
+func (n *Node) erpcStart(peer Atom, args List) (l *layer, _ List, local bool, err error) {
+	if l, err = n.startLayer(); err != nil {
+		return nil, nil, false, err
+	}
+	if args == nil {
+		args = List{}
+	}
+	return l, args, l.isLocal(peer), nil
+}
+
+// newSpawnRequest returns the connection to peer and a spawn request of
+// erpc:fun/arity with opts to send on it, from a new pid.
+func (l *layer) newSpawnRequest(ctx context.Context, peer, fun Atom, arity int, opts List) (*connState, SpawnRequest, error) {
+	cs, err := l.erpcConn(ctx, peer)
+	if err != nil {
+		return nil, SpawnRequest{}, err
+	}
+	from, err := l.node.Pid()
+	if err != nil {
+		return nil, SpawnRequest{}, err
+	}
+	reqID, err := l.node.Ref()
+	if err != nil {
+		return nil, SpawnRequest{}, err
+	}
+	return cs, SpawnRequest{
+		ReqID: reqID, From: from, GroupLeader: l.ioServer(),
+		Module: "erpc", Function: fun, Arity: arity, Opts: opts,
+	}, nil
+}
+
+// erpcSendError is the error of an erpc operation whose request could
+// not be sent.
+func erpcSendError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &ERPCError{Reason: Atom("timeout"), Err: ctx.Err()}
+	}
+	return &ERPCError{Reason: Atom("noconnection"), Err: err}
 }
 
 // erpcConn returns the connection to peer for an erpc call, with errors
@@ -337,38 +355,19 @@ func (l *layer) erpcsLostLocked(cs *connState) []*erpcCall {
 // registered function in a new goroutine, bounded as calls from other
 // nodes are (see Node.MaxCalls).
 func (n *Node) ERPCCast(ctx context.Context, peer Atom, mod, fun Atom, args List) error {
-	l, err := n.startLayer()
+	l, args, local, err := n.erpcStart(peer, args)
 	if err != nil {
 		return err
 	}
-	if args == nil {
-		args = List{}
-	}
-	if l.isLocal(peer) {
+	if local {
 		return l.castLocal(mod, fun, args)
 	}
-	cs, err := l.erpcConn(ctx, peer)
+	cs, req, err := l.newSpawnRequest(ctx, peer, "execute_cast", 3, List{})
 	if err != nil {
 		return err
-	}
-	from, err := n.Pid()
-	if err != nil {
-		return err
-	}
-	reqID, err := n.Ref()
-	if err != nil {
-		return err
-	}
-	req := SpawnRequest{
-		ReqID: reqID, From: from, GroupLeader: l.ioServer(),
-		Module: "erpc", Function: "execute_cast", Arity: 3,
-		Opts: List{},
 	}
 	if err := cs.conn.SendControl(ctx, req, List{mod, fun, args}); err != nil {
-		if ctx.Err() != nil {
-			return &ERPCError{Reason: Atom("timeout"), Err: ctx.Err()}
-		}
-		return &ERPCError{Reason: Atom("noconnection"), Err: err}
+		return erpcSendError(ctx, err)
 	}
 	return nil
 }

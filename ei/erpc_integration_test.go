@@ -150,24 +150,38 @@ func gotR(t ei.Term) ei.Term { return ei.Tuple{ei.Atom("got"), t} }
 // normStacks replaces the stack traces in t by the atom stack: erl's
 // name files and lines where a Go function's cannot.
 func normStacks(t ei.Term) ei.Term {
+	return rebuild(t, func(t ei.Term) ei.Term {
+		if l, ok := t.(ei.List); ok && isStack(l) {
+			return ei.Atom("stack")
+		}
+		return t
+	})
+}
+
+// rebuild returns a copy of t in which f has replaced each tuple, list
+// and map, and each other term, from the innermost out.
+func rebuild(t ei.Term, f func(ei.Term) ei.Term) ei.Term {
 	switch v := t.(type) {
 	case ei.Tuple:
 		out := make(ei.Tuple, len(v))
-		for i, x := range v {
-			out[i] = normStacks(x)
+		for i, e := range v {
+			out[i] = rebuild(e, f)
 		}
-		return out
+		return f(out)
 	case ei.List:
-		if isStack(v) {
-			return ei.Atom("stack")
-		}
 		out := make(ei.List, len(v))
-		for i, x := range v {
-			out[i] = normStacks(x)
+		for i, e := range v {
+			out[i] = rebuild(e, f)
 		}
-		return out
+		return f(out)
+	case ei.Map:
+		out := make(ei.Map, len(v))
+		for i, p := range v {
+			out[i] = ei.Pair{Key: rebuild(p.Key, f), Value: rebuild(p.Value, f)}
+		}
+		return f(out)
 	}
-	return t
+	return f(t)
 }
 
 func isStack(l ei.List) bool {

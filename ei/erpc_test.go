@@ -12,6 +12,13 @@ import (
 	"github.com/goei/goei/internal/erltest"
 )
 
+// goNodes starts an in-process epmd and two published Go nodes, a and
+// b, config setting b up; it returns them and epmd's port.
+func goNodes(t *testing.T, config func(*ei.Node)) (na, nb *ei.Node, port int) {
+	port = erltest.StartEPMD(t)
+	return startGoNodeWith(t, port, "a", nil), startGoNodeWith(t, port, "b", config), port
+}
+
 // handle registers f as mod:fun on n, failing the test on error.
 func handle(t testing.TB, n *ei.Node, mod, fun ei.Atom, f ei.Func) {
 	t.Helper()
@@ -100,9 +107,7 @@ func checkERPC(t *testing.T, i int, got ei.Term, err error) {
 
 func TestERPCGoToGo(t *testing.T) {
 	ctx := testContext(t)
-	port := erltest.StartEPMD(t)
-	na := startGoNodeWith(t, port, "a", nil)
-	nb := startGoNodeWith(t, port, "b", nil)
+	na, nb, _ := goNodes(t, nil)
 	testFuncs(t, nb)
 	testFuncs(t, na)
 	for _, peer := range []ei.Atom{ei.Atom(nb.Name), ei.Atom(na.Name)} { // the other node, and itself
@@ -161,9 +166,7 @@ func isException(err error, class ei.Atom, reason ei.Term) bool {
 // ei_rpc and rpc:block_call do.
 func TestRexGoToGo(t *testing.T) {
 	ctx := testContext(t)
-	port := erltest.StartEPMD(t)
-	na := startGoNodeWith(t, port, "a", nil)
-	nb := startGoNodeWith(t, port, "b", nil)
+	na, nb, port := goNodes(t, nil)
 	testFuncs(t, nb)
 
 	// A bare Conn, whose RPC sends the raw rex request, from a node of
@@ -276,9 +279,7 @@ func wait[T any](t testing.TB, ctx context.Context, ch <-chan T, what string) T 
 // abandonment removes the monitor that would have brought the result.
 func TestERPCAbandon(t *testing.T) {
 	ctx := testContext(t)
-	port := erltest.StartEPMD(t)
-	na := startGoNodeWith(t, port, "a", nil)
-	nb := startGoNodeWith(t, port, "b", nil)
+	na, nb, _ := goNodes(t, nil)
 	started, ended := blocker(t, nb)
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -307,9 +308,7 @@ func TestERPCAbandon(t *testing.T) {
 // the caller gets noconnection.
 func TestERPCConnectionLost(t *testing.T) {
 	ctx := testContext(t)
-	port := erltest.StartEPMD(t)
-	na := startGoNodeWith(t, port, "a", nil)
-	nb := startGoNodeWith(t, port, "b", nil)
+	na, nb, port := goNodes(t, nil)
 	started, ended := blocker(t, nb)
 	done := make(chan error, 1)
 	go func() {
@@ -342,9 +341,7 @@ func TestERPCConnectionLost(t *testing.T) {
 // system_limit, by erpc and by rex alike, and succeeds once one ends.
 func TestMaxCalls(t *testing.T) {
 	ctx := testContext(t)
-	port := erltest.StartEPMD(t)
-	na := startGoNodeWith(t, port, "a", nil)
-	nb := startGoNodeWith(t, port, "b", func(n *ei.Node) { n.MaxCalls = 2 })
+	na, nb, _ := goNodes(t, func(n *ei.Node) { n.MaxCalls = 2 })
 	started, ended := blocker(t, nb)
 	testFuncs(t, nb)
 	cctx, cancel := context.WithCancel(ctx)
@@ -386,9 +383,7 @@ func TestMaxCalls(t *testing.T) {
 // contexts and returns once they returned.
 func TestCloseWaitsForFuncs(t *testing.T) {
 	ctx := testContext(t)
-	port := erltest.StartEPMD(t)
-	na := startGoNodeWith(t, port, "a", nil)
-	nb := startGoNodeWith(t, port, "b", nil)
+	na, nb, _ := goNodes(t, nil)
 	started := make(chan struct{}, 1)
 	var returned bool
 	handle(t, nb, "m", "slow", func(ctx context.Context, args ei.List) (ei.Term, error) {

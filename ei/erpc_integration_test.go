@@ -104,6 +104,17 @@ func startERPCEnv(t *testing.T, otp erltest.OTP) *erpcEnv {
 	e.pa, e.pb = ei.Atom(e.a.Name), ei.Atom(e.b.Name)
 	e.node = startGoNode(t, e.port, "go")
 	e.self = ei.Atom(e.node.Name)
+	// erl registers with epmd before its -eval compiled the module.
+	for _, n := range []*erltest.Node{e.a, e.b} {
+		for !same(e.rpc(t, ei.Atom(n.Name), "code", "ensure_loaded", ei.Atom("goei_erpctest")),
+			ei.Tuple{ei.Atom("module"), ei.Atom("goei_erpctest")}) {
+			select {
+			case <-n.Exited():
+				t.Fatalf("erl exited:\n%s", n.Output())
+			default:
+			}
+		}
+	}
 	testFuncs(t, e.node)
 	handle(t, e.node, "goei_erpctest", "raise", func(ctx context.Context, args ei.List) (ei.Term, error) {
 		if args[0] == ei.Atom("return") {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 )
 
 // DefaultMaxCalls is the number of calls from other nodes that run at
@@ -186,7 +187,7 @@ func (l *layer) apply(ctx context.Context, mod, fun Atom, args List) (result Ter
 	if v == nil {
 		return Atom("ok"), nil
 	}
-	if _, err := AppendTerm(nil, v); err != nil {
+	if err := encodable(v); err != nil {
 		return nil, &Exception{Class: "error", Reason: Binary(fmt.Sprintf("ei: result of %s cannot be encoded: %v", mfaString(mod, fun, len(args)), err)), Stack: frame}
 	}
 	return v, nil
@@ -212,11 +213,25 @@ func exceptionOf(err error, frame List) *Exception {
 	if fixed.Stack != nil {
 		check = append(check, fixed.Stack)
 	}
-	if _, err := AppendTerm(nil, check); err != nil {
+	if err := encodable(check); err != nil {
 		return &Exception{Class: "error", Reason: Binary(fmt.Sprintf("ei: exception %v cannot be encoded", e)), Stack: frame}
 	}
 	return &fixed
 }
+
+// encodable reports why t cannot be encoded, if it cannot.
+func encodable(t Term) error {
+	bp := encodeBufs.Get().(*[]byte)
+	b, err := AppendTerm((*bp)[:0], t)
+	if cap(b) <= maxKeptWriteBuf {
+		*bp = b[:0]
+		encodeBufs.Put(bp)
+	}
+	return err
+}
+
+// encodeBufs hold buffers for encodable.
+var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 func mfaString(mod, fun Atom, arity int) string {
 	return fmt.Sprintf("%s:%s/%d", FormatTerm(mod), FormatTerm(fun), arity)

@@ -7,9 +7,11 @@
 // (and optionally a registered name) that Erlang processes send to, link
 // to, monitor and call; it sends, links, monitors and calls in turn. The
 // node connects to other nodes when first needed (epmd lookup, dial,
-// handshake) and keeps one connection per peer:
+// handshake) and keeps one connection per peer (myhost stands for the
+// machine's short host name, hostname -s, the host part of erl -sname
+// nodes):
 //
-//	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
+//	node := &ei.Node{Name: "go@myhost", Cookie: "secret"}
 //	defer node.Close()
 //	l, err := node.Listen(ctx, ":0") // so that erl can connect to us
 //	if err != nil {
@@ -19,11 +21,11 @@
 //	if err := l.Publish(ctx); err != nil { // register with epmd
 //		return err
 //	}
-//	mb, err := node.NewMailbox("inbox") // {inbox, 'go@localhost'} ! Msg reaches it
+//	mb, err := node.NewMailbox("inbox") // {inbox, 'go@myhost'} ! Msg reaches it
 //	if err != nil {
 //		return err
 //	}
-//	reply, err := mb.Call(ctx, ei.RegName{Name: "my_server", Node: "erl@localhost"}, ei.Atom("ping"))
+//	reply, err := mb.Call(ctx, ei.RegName{Name: "my_server", Node: "erl@myhost"}, ei.Atom("ping"))
 //	...
 //	msg, err := mb.Receive(ctx)
 //	if req, from, ok := ei.ParseCall(msg); ok { // gen_server:call(GoPid, Req) from erl
@@ -48,8 +50,8 @@
 //		}
 //		return nil, &ei.Exception{Class: "error", Reason: ei.Atom("badarg")}
 //	})
-//	// in erl: 3 = rpc:call('go@localhost', calc, add, [1, 2]).
-//	v, err := node.ERPCCall(ctx, "erl@localhost", "lists", "seq", ei.List{int64(1), int64(3)})
+//	// in erl: 3 = rpc:call('go@myhost', calc, add, [1, 2]).
+//	v, err := node.ERPCCall(ctx, "erl@myhost", "lists", "seq", ei.List{int64(1), int64(3)})
 //
 // Node.RPC calls through the peer's rex server instead, which nodes
 // older than OTP 23 need. Node.GlobalRegister, GlobalWhereis,
@@ -129,6 +131,19 @@
 // See the External Term Format,
 // https://www.erlang.org/doc/apps/erts/erl_ext_dist.html, and the
 // Distribution Protocol, https://www.erlang.org/doc/apps/erts/erl_dist_protocol.html.
+//
+// # Control messages
+//
+// The struct types named after the protocol's control messages (Link,
+// Send, RegSend, SendSender, AliasSend, Exit, Exit2, UnlinkID,
+// UnlinkIDAck, MonitorP, DemonitorP, MonitorPExit, GroupLeader,
+// SpawnRequest, SpawnReply, their TT forms, which carry a trace token,
+// and the Payload forms, which carry an exit reason as the payload) are
+// the wire level below Conn: each implements Control, Conn.SendControl
+// sends one, and Message.Control holds the one a message arrived with
+// (UnknownControl for one this package does not know). Programs that use
+// mailboxes, or the Conn methods Send, RegSend, Link, Exit and RPC, never
+// build them.
 //
 // # Cancellation
 //

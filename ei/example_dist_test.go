@@ -14,8 +14,8 @@ import (
 func ExampleNode_Connect() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
-	conn, err := node.Connect(ctx, "erl@localhost")
+	node := &ei.Node{Name: "go@myhost", Cookie: "secret"}
+	conn, err := node.Connect(ctx, "erl@myhost")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,10 +47,10 @@ func ExampleNode_Connect() {
 }
 
 // Accept connections from Erlang nodes, which reach this node with
-// {Name, 'go@localhost'} ! Msg.
+// {Name, 'go@myhost'} ! Msg.
 func ExampleListener_Accept() {
 	ctx := context.Background()
-	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
+	node := &ei.Node{Name: "go@myhost", Cookie: "secret"}
 	l, err := node.Listen(ctx, ":0")
 	if err != nil {
 		log.Fatal(err)

@@ -9,12 +9,12 @@ import (
 	"github.com/goei/goei/ei"
 )
 
-// Serve Go functions to Erlang: rpc:call('go@localhost', calc, add,
-// [1, 2]) and erpc:call('go@localhost', calc, add, [1, 2]) in erl return
+// Serve Go functions to Erlang: rpc:call('go@myhost', calc, add,
+// [1, 2]) and erpc:call('go@myhost', calc, add, [1, 2]) in erl return
 // 3; calc:add with other arguments raises badarg in the caller.
 func ExampleNode_HandleFunc() {
 	ctx := context.Background()
-	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
+	node := &ei.Node{Name: "go@myhost", Cookie: "secret"}
 	defer node.Close()
 	l, err := node.Listen(ctx, ":0")
 	if err != nil {
@@ -44,9 +44,9 @@ func ExampleNode_HandleFunc() {
 // erpc's own errors.
 func ExampleNode_ERPCCall() {
 	ctx := context.Background()
-	node := &ei.Node{Name: "go@localhost", Cookie: "secret"}
+	node := &ei.Node{Name: "go@myhost", Cookie: "secret"}
 	defer node.Close()
-	v, err := node.ERPCCall(ctx, "erl@localhost", "erlang", "binary_to_atom", ei.List{ei.Binary("ok")})
+	v, err := node.ERPCCall(ctx, "erl@myhost", "erlang", "binary_to_atom", ei.List{ei.Binary("ok")})
 	var exc *ei.Exception
 	var erpcErr *ei.ERPCError
 	switch {

@@ -20,7 +20,7 @@ func ExampleDialer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	node := &ei.Node{Name: "go@localhost", Cookie: "secret", Dialer: socks.(proxy.ContextDialer)}
+	node := &ei.Node{Name: "go@myhost", Cookie: "secret", Dialer: socks.(proxy.ContextDialer)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := node.Connect(ctx, "erl@db1.internal")
@@ -45,7 +45,7 @@ func ExampleNode_Connect_tls() {
 	}
 	cas := x509.NewCertPool()
 	cas.AppendCertsFromPEM(caPEM)
-	node := &ei.Node{Name: "go@localhost", Cookie: "secret", TLS: &tls.Config{
+	node := &ei.Node{Name: "go@myhost", Cookie: "secret", TLS: &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		RootCAs:      cas,                            // checks the certificates of the nodes we connect to (verify_peer)
 		ClientCAs:    cas,                            // and, in Listen, those of the nodes that connect to us
@@ -53,7 +53,7 @@ func ExampleNode_Connect_tls() {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := node.Connect(ctx, "erl@localhost")
+	conn, err := node.Connect(ctx, "erl@myhost")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,15 +63,15 @@ func ExampleNode_Connect_tls() {
 // A node named undefined@host gets its name from the first node it
 // connects to, as erl -sname undefined does.
 func ExampleNode_CurrentName() {
-	node := &ei.Node{Name: "undefined@localhost", Cookie: "secret"}
+	node := &ei.Node{Name: "undefined@myhost", Cookie: "secret"}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := node.Connect(ctx, "erl@localhost")
+	conn, err := node.Connect(ctx, "erl@myhost")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer conn.Close()
-	name, err := node.CurrentName() // such as "3JM2ZK5QG8WXT@localhost"
+	name, err := node.CurrentName() // such as "3JM2ZK5QG8WXT@myhost"
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func ExamplePortPlease() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	info, err := epmd.PortPlease(ctx, "foo@localhost")
+	info, err := epmd.PortPlease(ctx, "foo@myhost")
 	if errors.Is(err, epmd.ErrNotRegistered) {
 		fmt.Println("no node foo")
 		return

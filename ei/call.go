@@ -125,7 +125,7 @@ func (m *Mailbox) Call(ctx context.Context, to Dest, req Term) (Term, error) {
 	if node == l.self {
 		l.deliverLocal(to, genCall(m.pid, tag, req))
 	} else if cs != nil { // else the monitor fired: the connection is down
-		if err := cs.conn.SendControl(ctx, MonitorP{From: m.pid, To: monitorTarget(to), Ref: ref}, nil); err != nil {
+		if err := m.monitorRemote(ctx, cs, mon); err != nil {
 			return nil, err
 		}
 		if cs.conn.Flags()&FlagAlias == 0 {

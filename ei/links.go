@@ -1,6 +1,9 @@
 package ei
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // link is one end of a link, held by the local mailbox mb: a local
 // mailbox linked to two others holds two links, and a link between two
@@ -10,8 +13,24 @@ type link struct {
 	peer      Pid        // the other end
 	other     *Mailbox   // the other end, when local
 	cs        *connState // the connection to the other end, when remote
-	unlinking uint64     // id of an UNLINK_ID sent and not yet acknowledged
+	unlinking uint64     // id of an UNLINK_ID (or UNLINK) sent and not yet acknowledged
+
+	// writing is the LINK or UNLINK being written for the link, whose
+	// outcome decides whether a signal meanwhile counts: a signal that
+	// depends on it removes the link and waits in held (its reason) for
+	// the writer, which delivers it or drops it.
+	writing linkWrite
+	held    Term
 }
+
+// linkWrite is what is being written for a link.
+type linkWrite uint8
+
+const (
+	writingNone   linkWrite = iota
+	writingLink             // LINK: the peer may not hold the link yet
+	writingUnlink           // UNLINK or UNLINK_ID: the peer may still hold it
+)
 
 // exitTerm is what a process trapping exits receives for an exit signal.
 func exitTerm(from Pid, reason Term) Term {
@@ -25,8 +44,9 @@ func exitTerm(from Pid, reason Term) Term {
 // exist sends the same. Linking twice is linking once.
 //
 // Link connects to the node of to if needed; its errors are those of
-// connecting and sending (see Send). After the mailbox exited, it returns
-// ErrClosed.
+// connecting and sending (see Send). When it fails, there is no link: a
+// later Link tries again, and no signal of the link arrives. After the
+// mailbox exited, it returns ErrClosed.
 func (m *Mailbox) Link(ctx context.Context, to Pid) error {
 	l := m.l
 	if l.isLocal(to.Node) {
@@ -36,6 +56,10 @@ func (m *Mailbox) Link(ctx context.Context, to Pid) error {
 	if err != nil {
 		return err
 	}
+	if err := m.lockLinks(ctx); err != nil {
+		return err
+	}
+	defer m.unlockLinks()
 	if err := m.lockAlive(); err != nil {
 		return err
 	}
@@ -49,13 +73,40 @@ func (m *Mailbox) Link(ctx context.Context, to Pid) error {
 		l.mu.Unlock()
 		return nil
 	}
+	var prev uint64 // the UNLINK_ID of a link being unlinked, linked again
 	if lk == nil {
 		lk = &link{mb: m, peer: to, cs: cs}
 		l.addLinkLocked(lk)
+	} else {
+		prev = lk.unlinking
 	}
-	lk.unlinking = 0
+	// Recorded before it is written, as the peer's EXIT may come before
+	// the write returns.
+	lk.unlinking, lk.writing = 0, writingLink
 	l.mu.Unlock()
-	return cs.conn.Link(ctx, m.pid, to)
+
+	err = l.writeSignal(ctx, cs, Link{From: m.pid, To: to})
+
+	l.mu.Lock()
+	held, pending := lk.held, lk.writing == writingLink
+	lk.writing, lk.held = writingNone, nil
+	if err != nil && pending {
+		// The peer did not get the LINK: no link, and its noconnection
+		// (held) does not count.
+		held = nil
+		if m.links[to] == lk {
+			if prev != 0 {
+				lk.unlinking = prev
+			} else {
+				l.removeLinkLocked(lk)
+			}
+		}
+	}
+	l.mu.Unlock()
+	if held != nil {
+		m.exitSignal(to, held, true)
+	}
+	return err
 }
 
 func (m *Mailbox) linkLocal(to Pid) error {
@@ -83,8 +134,15 @@ func (m *Mailbox) linkLocal(to Pid) error {
 // Unlink stays queued. Over connections that support it (FlagUnlinkID),
 // Unlink sends UNLINK_ID and ignores to's exit signals until the peer
 // acknowledges. Unlinking processes that are not linked does nothing.
+// When sending fails, Unlink returns the error and the link stays, as if
+// Unlink had not been called: an exit signal that came meanwhile is
+// delivered.
 func (m *Mailbox) Unlink(ctx context.Context, to Pid) error {
 	l := m.l
+	if err := m.lockLinks(ctx); err != nil {
+		return err
+	}
+	defer m.unlockLinks()
 	if err := m.lockAlive(); err != nil {
 		return err
 	}
@@ -99,15 +157,60 @@ func (m *Mailbox) Unlink(ctx context.Context, to Pid) error {
 		return nil
 	}
 	cs := lk.cs
-	if cs.conn.Flags()&FlagUnlinkID == 0 {
-		l.removeLinkLocked(lk)
-		l.mu.Unlock()
-		return cs.conn.SendControl(ctx, Unlink{From: m.pid, To: to}, nil)
-	}
+	// Old peers get UNLINK, and the link goes once it is written; the id
+	// then only marks the link as being unlinked.
 	id := m.node.uniq.Add(1)
-	lk.unlinking = id
+	var ctl Control = UnlinkID{ID: id, From: m.pid, To: to}
+	withID := cs.conn.Flags()&FlagUnlinkID != 0
+	if !withID {
+		ctl = Unlink{From: m.pid, To: to}
+	}
+	lk.unlinking, lk.writing = id, writingUnlink
 	l.mu.Unlock()
-	return cs.conn.SendControl(ctx, UnlinkID{ID: id, From: m.pid, To: to}, nil)
+
+	err := l.writeSignal(ctx, cs, ctl)
+
+	l.mu.Lock()
+	held, pending := lk.held, lk.writing == writingUnlink
+	lk.writing, lk.held = writingNone, nil
+	switch {
+	case !pending:
+		// The peer linked again meanwhile: the link stays.
+	case err == nil:
+		held = nil // an exit signal of the link no longer counts
+		if !withID && m.links[to] == lk {
+			l.removeLinkLocked(lk)
+		}
+	case held == nil && m.links[to] == lk && lk.unlinking == id:
+		lk.unlinking = 0
+	}
+	l.mu.Unlock()
+	if held != nil {
+		m.exitSignal(to, held, true)
+	}
+	return err
+}
+
+// lockLinks makes the mailbox's Link and Unlink calls run one at a time,
+// each to the end of its write, waiting until ctx ends.
+func (m *Mailbox) lockLinks(ctx context.Context) error {
+	select {
+	case m.linkSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ei: link: %w", ctx.Err())
+	}
+}
+
+func (m *Mailbox) unlockLinks() { <-m.linkSem }
+
+// writeSignal writes ctl, a LINK, UNLINK or MONITOR_P that a record waits
+// on.
+func (l *layer) writeSignal(ctx context.Context, cs *connState, ctl Control) error {
+	if l.signalHook != nil {
+		return l.signalHook(ctx, cs, ctl)
+	}
+	return cs.conn.SendControl(ctx, ctl, nil)
 }
 
 // addLinkLocked records lk; l.mu is held.
@@ -162,7 +265,7 @@ func (cs *connState) linked(from, to Pid) {
 		return
 	}
 	if lk := m.links[from]; lk != nil {
-		lk.unlinking = 0
+		lk.unlinking, lk.writing = 0, writingNone
 	} else {
 		l.addLinkLocked(&link{mb: m, peer: from, cs: cs})
 	}
@@ -206,6 +309,12 @@ func (cs *connState) exited(from, to Pid, reason Term, linkExit bool) {
 		return
 	}
 	if lk := m.links[from]; lk != nil {
+		if lk.writing == writingUnlink && linkExit {
+			l.removeLinkLocked(lk)
+			lk.held = reason // counts if the UNLINK is not written
+			l.mu.Unlock()
+			return
+		}
 		if lk.unlinking != 0 && linkExit {
 			l.mu.Unlock()
 			return // unlinked on our side: the signal no longer counts

@@ -61,9 +61,12 @@ type layer struct {
 	io       *Mailbox                // the group leader of our spawn requests, once made
 
 	// Tests: dialHook runs before each connection attempt, acceptHook
-	// when an incoming handshake is about to be decided.
+	// when an incoming handshake is about to be decided, and signalHook,
+	// when set, writes the LINK, UNLINK and MONITOR_P of mailboxes
+	// (see writeSignal).
 	dialHook   func(ctx context.Context, peer Atom)
 	acceptHook func(peer Atom)
+	signalHook func(ctx context.Context, cs *connState, ctl Control) error
 }
 
 // startLayer returns the node's layer, starting it on first use.
@@ -150,6 +153,7 @@ type Mailbox struct {
 	closed  bool
 	notify  chan struct{} // a token when the queue becomes non-empty
 	done    chan struct{} // closed by exit
+	linkSem chan struct{} // a token while a Link or Unlink runs (see lockLinks)
 
 	// The node's own processes (rex, the io server, calls from other
 	// nodes) take messages with handle instead of the queue; proc is
@@ -184,14 +188,7 @@ func (n *Node) NewMailbox(name Atom) (*Mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mailbox{
-		node:   n,
-		l:      l,
-		pid:    pid,
-		name:   name,
-		notify: make(chan struct{}, 1),
-		done:   make(chan struct{}),
-	}
+	m := l.newMailbox(pid, name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -205,6 +202,19 @@ func (n *Node) NewMailbox(name Atom) (*Mailbox, error) {
 	}
 	l.pids[pid] = m
 	return m, nil
+}
+
+// newMailbox returns a mailbox of the layer, not yet in its tables.
+func (l *layer) newMailbox(pid Pid, name Atom) *Mailbox {
+	return &Mailbox{
+		node:    l.node,
+		l:       l,
+		pid:     pid,
+		name:    name,
+		notify:  make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		linkSem: make(chan struct{}, 1),
+	}
 }
 
 // Pid returns the mailbox's pid.
@@ -490,7 +500,11 @@ func (l *layer) exitLocked(m *Mailbox) exitSignals {
 	var s exitSignals
 	for _, lk := range m.links {
 		l.removeLinkLocked(lk)
-		s.links = append(s.links, lk)
+		// A link being unlinked gets no exit signal, unless its UNLINK
+		// is still being written (and may fail).
+		if lk.unlinking == 0 || lk.writing == writingUnlink {
+			s.links = append(s.links, lk)
+		}
 	}
 	for _, mon := range m.watchers {
 		l.removeMonitorLocked(mon)
@@ -518,9 +532,6 @@ func (s exitSignals) send(ctx context.Context, m *Mailbox, reason Term) error {
 		cl.finish(callResult{err: ErrClosed})
 	}
 	for _, lk := range s.links {
-		if lk.unlinking != 0 {
-			continue // the other side is unlinked already
-		}
 		keep(lk.exit(ctx, reason))
 	}
 	for _, mon := range s.watchers {

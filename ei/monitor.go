@@ -47,6 +47,12 @@ type monitor struct {
 	tmb     *Mailbox   // the target, when local
 	cs      *connState // the connection, when either end is remote
 	call    *call      // the call the monitor serves, if any
+
+	// While our MONITOR_P is being written (writing), losing the
+	// connection removes the monitor and sets lost: its noconnection
+	// counts only if the MONITOR_P was written (see monitorRemote).
+	writing bool
+	lost    bool
 }
 
 // local reports whether the target is a local mailbox.
@@ -89,8 +95,9 @@ func (mon *monitor) fire(reason Term) {
 //
 // Monitor connects to the node of to if needed; its errors are those of
 // connecting and sending (see Send), and an error if the peer does not
-// support monitors (by name). After the mailbox exited, it returns
-// ErrClosed.
+// support monitors (by name). When it fails, there is no monitor: no
+// 'DOWN' comes for the reference it returns. After the mailbox exited,
+// it returns ErrClosed.
 func (m *Mailbox) Monitor(ctx context.Context, to Dest) (Ref, error) {
 	if to == nil {
 		return Ref{}, errNilDest
@@ -104,13 +111,33 @@ func (m *Mailbox) Monitor(ctx context.Context, to Dest) (Ref, error) {
 	if err != nil || cs == nil {
 		return ref, err
 	}
-	return ref, cs.conn.SendControl(ctx, MonitorP{From: m.pid, To: monitorTarget(to), Ref: ref}, nil)
+	return ref, m.monitorRemote(ctx, cs, mon)
+}
+
+// monitorRemote writes the MONITOR_P of mon, which startMonitor recorded.
+// If that fails, the monitor goes: no 'DOWN' comes for it.
+func (m *Mailbox) monitorRemote(ctx context.Context, cs *connState, mon *monitor) error {
+	l := m.l
+	err := l.writeSignal(ctx, cs, MonitorP{From: m.pid, To: monitorTarget(mon.target), Ref: mon.ref})
+	l.mu.Lock()
+	lost := mon.lost && err == nil
+	mon.writing, mon.lost = false, false
+	if err != nil {
+		l.removeMonitorLocked(mon)
+	}
+	l.mu.Unlock()
+	if lost {
+		mon.fire(Atom("noconnection"))
+	}
+	return err
 }
 
 // startMonitor records mon, connecting to a remote target's node first.
-// It returns the connection to send MONITOR_P on: nil for a local target,
-// and for a monitor that fired at once (no such local process, connection
-// down).
+// It returns the connection to send MONITOR_P on (with monitorRemote):
+// nil for a local target, and for a monitor that fired at once (no such
+// local process, connection down). A remote monitor is recorded before
+// its MONITOR_P is written, as the peer's MONITOR_P_EXIT may come before
+// the write returns.
 func (m *Mailbox) startMonitor(ctx context.Context, mon *monitor) (*connState, error) {
 	l := m.l
 	node := mon.target.destNode()
@@ -155,6 +182,7 @@ func (m *Mailbox) startMonitor(ctx context.Context, mon *monitor) (*connState, e
 		mon.fire(Atom("noconnection"))
 		return nil, nil
 	}
+	mon.writing = true
 	l.addMonitorLocked(mon)
 	l.mu.Unlock()
 	return cs, nil
@@ -307,18 +335,26 @@ type lostSignals struct {
 }
 
 // connLostLocked forgets the links and monitors over cs and returns those
-// whose local end is told; l.mu is held.
+// whose local end is told; l.mu is held. The signals of links and
+// monitors whose LINK, UNLINK or MONITOR_P is being written are left to
+// the writer, as whether they count depends on the write.
 func (l *layer) connLostLocked(cs *connState) lostSignals {
 	var s lostSignals
 	for lk := range cs.links {
 		l.removeLinkLocked(lk)
-		if lk.unlinking == 0 {
+		switch {
+		case lk.writing != writingNone:
+			lk.held = Atom("noconnection")
+		case lk.unlinking == 0:
 			s.links = append(s.links, lk)
 		}
 	}
 	for _, mon := range cs.monitors {
 		l.removeMonitorLocked(mon)
-		if mon.wmb != nil {
+		switch {
+		case mon.writing:
+			mon.lost = true
+		case mon.wmb != nil:
 			s.monitors = append(s.monitors, mon)
 		}
 	}

@@ -23,16 +23,10 @@ func (l *layer) startRexLocked(pid Pid) {
 // newProcess returns a mailbox for one of the node's own processes,
 // which drops the messages sent to it until its handle is set.
 func (l *layer) newProcess(pid Pid, name Atom, proc *callProc) *Mailbox {
-	return &Mailbox{
-		node:   l.node,
-		l:      l,
-		pid:    pid,
-		name:   name,
-		notify: make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		handle: func(Term) {},
-		proc:   proc,
-	}
+	m := l.newMailbox(pid, name)
+	m.handle = func(Term) {}
+	m.proc = proc
+	return m
 }
 
 // serveRex handles a message to rex, on the goroutine delivering it.

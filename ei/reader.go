@@ -17,8 +17,12 @@ import (
 // fails it consumes nothing and returns a *ProtocolError, so the caller may
 // try another Read method on the same bytes.
 //
-// A Reader is not safe for concurrent use.
+// A Reader is not safe for concurrent use, and must not be copied after
+// first use: a copy would build its terms in the memory that holds the
+// terms the original returned, overwriting them.
 type Reader struct {
+	noCopy noCopy
+
 	// AtomCache resolves ATOM_CACHE_REF as in Decoder.
 	AtomCache []Atom
 
@@ -27,6 +31,13 @@ type Reader struct {
 	recent recentAtoms // atoms decoded lately, to skip hashing repeats
 	a      arena       // backing store for the terms built by term
 }
+
+// noCopy makes go vet's copylocks check report copies of the struct
+// that holds it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // NewReader returns a Reader over data, which it does not copy. The data
 // must not change while the Reader is in use.

@@ -270,10 +270,7 @@ func consTail(elems []Term, tail Term) Term {
 	case List:
 		return append(List(elems), t...)
 	case String:
-		for i := 0; i < len(t); i++ {
-			elems = append(elems, int64(t[i]))
-		}
-		return List(elems)
+		return append(List(elems), t.elems()...)
 	case ImproperList:
 		return ImproperList{Elems: append(elems, t.Elems...), Tail: t.Tail}
 	}

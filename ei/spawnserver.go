@@ -99,11 +99,7 @@ func asList(t Term) (List, bool) {
 	case List:
 		return t, true
 	case String:
-		l := make(List, len(t))
-		for i := range len(t) {
-			l[i] = int64(t[i])
-		}
-		return l, true
+		return t.elems(), true
 	}
 	return nil, false
 }

@@ -53,12 +53,11 @@ type layer struct {
 	pids     map[Pid]*Mailbox
 	names    map[Atom]*Mailbox
 	peers    map[Atom]*peer
-	conns    map[*connState]struct{} // connections not yet down
-	calls    map[refKey]*call        // pending calls by monitor reference (also their alias)
-	nodeSubs map[*Mailbox]struct{}   // MonitorNodes subscribers
-	erpcs    map[refKey]*erpcCall    // our erpc calls under way, by spawn request id
-	running  int                     // calls from other nodes under way (see Node.MaxCalls)
-	io       *Mailbox                // the group leader of our spawn requests, once made
+	calls    map[refKey]*call      // pending calls by monitor reference (also their alias)
+	nodeSubs map[*Mailbox]struct{} // MonitorNodes subscribers
+	erpcs    map[refKey]*erpcCall  // our erpc calls under way, by spawn request id
+	running  int                   // calls from other nodes under way (see Node.MaxCalls)
+	io       *Mailbox              // the group leader of our spawn requests, once made
 
 	// Tests: dialHook runs before each connection attempt, acceptHook
 	// when an incoming handshake is about to be decided, and signalHook,
@@ -92,7 +91,6 @@ func (n *Node) startLayer() (*layer, error) {
 		pids:     make(map[Pid]*Mailbox),
 		names:    make(map[Atom]*Mailbox),
 		peers:    make(map[Atom]*peer),
-		conns:    make(map[*connState]struct{}),
 		calls:    make(map[refKey]*call),
 		nodeSubs: make(map[*Mailbox]struct{}),
 		erpcs:    make(map[refKey]*erpcCall),

@@ -12,8 +12,9 @@ import (
 // Before a term is decoded, measure counts what it will take of each
 // slab, and reserve makes the slabs it lacks: one allocation per memory
 // layout (terms, words, cells, cells4), cut into one slab per Go type.
-// A slab is carved front to back, and a piece is never written again
-// once handed out, except by the caller that owns it (a Binary's bytes).
+// A slab is carved front to back, and a piece is not written again once
+// handed out, except by the caller that owns it (a Binary's bytes), or by
+// the next term of an arena that reuses (below).
 // Pieces are sliced with full slice expressions, so appending to one
 // never touches a neighbour. What measure did not count (a term too small
 // or too flat to be worth it, one it could not walk, or more than a block

@@ -557,7 +557,9 @@ func (r *Reader) int(v int64) Term {
 }
 
 // string copies n > 0 bytes into the arena (or, if many, into memory of
-// their own) as a String. The bytes are never written again.
+// their own) as a String. The bytes are not written again while the term
+// is valid: never, unless the arena reuses its slabs (Decoder.Reuse),
+// which carve them again for the next term.
 func (r *Reader) string(n int) String {
 	src := r.bytes(n)
 	b := r.carveBytes(n)

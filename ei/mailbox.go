@@ -440,8 +440,12 @@ func (m *Mailbox) isExited() bool {
 }
 
 // Close ends the mailbox with exit reason normal: Exit(ctx, normal)
-// with a context that never ends. The signals to linked and monitoring
-// processes are then bounded only by their connections' net tick time.
+// with a context that never ends, so nothing but the connections bounds
+// the writes of its exit signals to other nodes. A write to a peer that
+// has gone silent fails once the connection is lost, after
+// Node.NetTickTime; one to a peer that keeps sending (ticks) but no
+// longer reads waits until the connection closes. Use Exit with a
+// context to bound them.
 func (m *Mailbox) Close() error {
 	return m.Exit(context.Background(), Atom("normal"))
 }

@@ -199,15 +199,26 @@
 //
 // # Limits
 //
-// A peer cannot make a Node hold memory without bound: a Conn refuses
-// messages larger than Node.MaxMessageSize (64 MiB unless set) before
-// reading them, and fragmented messages in flight beyond
+// A Conn refuses messages larger than Node.MaxMessageSize (64 MiB unless
+// set) before reading them, and fragmented messages in flight beyond
 // MaxFragmentedSize and MaxFragmentSequences; atom cache entries, like
 // atoms, have at most 255 characters; handshake messages are read up to
 // 1 KiB, and node names have at most 255 bytes, on both sides, as in erl.
 // A Listener holds at most 1024 pending connections and, to make room,
 // ends the oldest handshake of a peer that has not proved it has the
 // cookie, so that such peers cannot lock others out (see Listener).
+//
+// Messages wait in queues bounded in number, not in bytes: a Conn stops
+// reading while 256 messages wait for Receive, and each mailbox holds up
+// to Node.MailboxSize messages, dropping those that arrive when it is
+// full (see Mailbox). A peer sending large messages to a mailbox that
+// does not receive them can thus make it hold MailboxSize messages of up
+// to MaxMessageSize bytes each (their decoded terms can take several
+// times that): lower these two where that is too much. Calls from other
+// nodes run at most Node.MaxCalls at once. The links and monitors that
+// peers make with a Node's mailboxes are not bounded, as in erl: each
+// holds a small record until it is removed, its mailbox exits or its
+// connection goes down.
 //
 // # Concurrency
 //

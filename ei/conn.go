@@ -3,13 +3,11 @@ package ei
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,10 +96,11 @@ type Conn struct {
 	traceMu sync.Mutex
 	trace   io.Writer
 
-	// Writing: wmu guards wbuf and the writes to nc.
-	wmu   sync.Mutex
-	wbuf  []byte
-	wrote atomic.Bool // written since the last tick check
+	// Writing (see conn_write.go).
+	w       connWriter
+	wrote   atomic.Bool   // written since the last tick check
+	kick    chan struct{} // has the tick goroutine write replies queued
+	fragSeq atomic.Uint64 // sequence ids of the fragmented messages sent
 
 	// Reading: these belong to the read goroutine.
 	cr       *connReader
@@ -111,7 +110,7 @@ type Conn struct {
 	cacheSet [atomCacheSize]bool
 	refs     []Atom
 	frags    map[uint64]*fragments
-	fragSize int    // bytes held in frags
+	fragSize int    // bytes of buffers held in frags (their capacity)
 	kind     string // how the last frame was encoded, for the trace
 	kindRefs int    // and how many atom cache references it had
 
@@ -129,42 +128,6 @@ type Conn struct {
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup
-}
-
-// Limits on the fragmented messages a peer may have in flight on a Conn,
-// so that a peer cannot make it buffer without bound. A peer that goes
-// past them gets its connection closed with a *ProtocolError.
-const (
-	// MaxFragmentedSize is the most bytes of incomplete fragmented
-	// messages a Conn holds at once, the same bound as
-	// MaxUncompressedSize puts on a compressed term.
-	MaxFragmentedSize = MaxUncompressedSize
-
-	// MaxFragmentSequences is the most fragmented messages a Conn
-	// reassembles at once. OTP interleaves the fragments of messages
-	// from different sending processes, one sequence each.
-	MaxFragmentSequences = 4096
-)
-
-// fragments collects a fragmented message (DIST_FRAG_HEADER, DIST_FRAG_CONT).
-type fragments struct {
-	next uint64 // id of the fragment expected next; fragment ids count down to 1
-	refs []Atom // the atom cache references of the header
-	data []byte // control and message bytes so far
-}
-
-// connReader is the reader under the bufio.Reader. After the handshake it
-// sets a read deadline of the net tick time before every read.
-type connReader struct {
-	nc      net.Conn
-	timeout time.Duration // zero during the handshake
-}
-
-func (r *connReader) Read(p []byte) (int, error) {
-	if r.timeout > 0 {
-		r.nc.SetReadDeadline(time.Now().Add(r.timeout))
-	}
-	return r.nc.Read(p)
 }
 
 func newConn(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerInfo) *Conn {
@@ -186,8 +149,10 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 		readDone: make(chan struct{}),
 		rpcWait:  make(map[Pid]chan Term),
 		closing:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 		handler:  h,
 	}
+	c.w.fired = make(chan struct{}, 1)
 	if h != nil {
 		h.attach(c)
 	}
@@ -320,107 +285,6 @@ func (c *Conn) Exit2(ctx context.Context, from, to Pid, reason Term) error {
 	return c.SendControl(ctx, Exit2{From: from, To: to, Reason: reason}, nil)
 }
 
-// SendControl sends any control message, followed by payload when the
-// control carries one (payload is ignored otherwise). Messages go out with
-// the 131/68 distribution header when the peer accepted FlagDistHdrAtomCache
-// (with no atom cache references), else as pass-through messages.
-//
-// Cancelling ctx interrupts a write blocked on a peer that does not read;
-// if part of the message was written, the connection is closed, since the
-// peer could not find the next frame.
-func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("ei: send: %w", err)
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	b, err := c.appendFrame(c.wbuf[:0], ctl, payload)
-	if cap(b) <= maxKeptWriteBuf {
-		c.wbuf = b[:0]
-	}
-	if err != nil {
-		return err
-	}
-	if c.trace != nil {
-		if ctl.hasPayload() {
-			c.tracef("-> %T%+v %s\n", ctl, ctl, traceTerm(payload))
-		} else {
-			c.tracef("-> %T%+v\n", ctl, ctl)
-		}
-	}
-	return c.write(ctx, b)
-}
-
-// appendFrame appends a whole frame: length, header, control and payload.
-func (c *Conn) appendFrame(b []byte, ctl Control, payload Term) ([]byte, error) {
-	b = append(b, 0, 0, 0, 0)
-	hdr := c.peer.flags&FlagDistHdrAtomCache != 0
-	if hdr {
-		b = append(b, distVersionMagic, distHeader, 0) // no atom cache refs
-	} else {
-		b = append(b, distPassThrough, distVersionMagic)
-	}
-	b, err := ctl.appendControl(b)
-	if err != nil {
-		return b, wrapf(err, "ei: send: encode control")
-	}
-	if ctl.hasPayload() {
-		if !hdr {
-			b = append(b, distVersionMagic)
-		}
-		if b, err = AppendTerm(b, payload); err != nil {
-			return b, wrapf(err, "ei: send: encode message")
-		}
-	}
-	if len(b)-4 > 0xffffffff {
-		return b, fmt.Errorf("ei: send: message of %d bytes is too long", len(b)-4)
-	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	return b, nil
-}
-
-// write writes a whole frame; the caller holds wmu.
-func (c *Conn) write(ctx context.Context, b []byte) error {
-	select {
-	case <-c.closing:
-		return ErrClosed
-	default:
-	}
-	var n int
-	var err error
-	if ctx.Done() == nil {
-		n, err = c.nc.Write(b)
-	} else {
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			c.nc.SetWriteDeadline(aLongTimeAgo)
-			close(fired)
-		})
-		n, err = c.nc.Write(b)
-		if !stop() {
-			<-fired
-			c.nc.SetWriteDeadline(time.Time{})
-		}
-	}
-	c.wrote.Store(true)
-	if err == nil {
-		return nil
-	}
-	if n > 0 && n < len(b) {
-		// The peer cannot find the next frame now.
-		c.shutdown()
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("ei: send to %s: %w", c.peer.name, ctxErr)
-	}
-	select {
-	case <-c.closing:
-		return ErrClosed
-	default:
-	}
-	return fmt.Errorf("ei: send to %s: %w", c.peer.name, err)
-}
-
 // shutdown closes the network connection without waiting for the
 // goroutines (Close waits).
 func (c *Conn) shutdown() {
@@ -434,15 +298,29 @@ func (c *Conn) shutdown() {
 }
 
 // tickLoop sends a tick (an empty frame) whenever nothing was written
-// during an interval.
+// during an interval, and writes the read goroutine's replies when no
+// sender is writing (see Conn.sendReply).
 func (c *Conn) tickLoop(interval time.Duration) {
 	defer c.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	tick := []byte{0, 0, 0, 0}
+	tick := &outFrame{signal: make(chan struct{}, 1), buf: []byte{0, 0, 0, 0}}
 	for {
 		select {
 		case <-t.C:
+		case <-c.kick:
+			c.w.mu.Lock()
+			idle := !c.w.leading && len(c.w.queue) > 0
+			if idle {
+				c.w.leading = true
+			}
+			c.w.mu.Unlock()
+			if idle {
+				if err := c.lead(context.Background(), nil); err != nil {
+					return // the read goroutine notices the broken connection
+				}
+			}
+			continue
 		case <-c.closing:
 			return
 		case <-c.readDone:
@@ -451,373 +329,15 @@ func (c *Conn) tickLoop(interval time.Duration) {
 		if c.wrote.Swap(false) {
 			continue
 		}
-		c.wmu.Lock()
 		if c.trace != nil {
 			c.tracef("-> tick\n")
 		}
-		_, err := c.nc.Write(tick)
-		c.wmu.Unlock()
-		if err != nil {
+		tick.segs = append(tick.segs[:0], tick.buf)
+		tick.size = len(tick.buf)
+		if err := c.submit(context.Background(), tick); err != nil {
 			return // the read goroutine notices the broken connection
 		}
 	}
-}
-
-// readLoop reads frames until the connection fails or is closed.
-func (c *Conn) readLoop() {
-	defer c.wg.Done()
-	err := c.readFrames()
-	select {
-	case <-c.closing:
-		err = ErrClosed
-	default:
-		c.log.Debug("ei: connection lost", "err", err)
-	}
-	c.readErr = err
-	close(c.readDone)
-	c.nc.Close()
-	if c.handler != nil {
-		c.handler.down(c)
-	}
-}
-
-func (c *Conn) readError(err error) error {
-	select {
-	case <-c.closing:
-		return ErrClosed
-	default:
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return wrapf(ErrTimeout, "ei: connection to %s", c.peer.name)
-	}
-	return fmt.Errorf("ei: connection to %s: %w", c.peer.name, err)
-}
-
-func (c *Conn) readFrames() error {
-	var hdr [4]byte
-	for {
-		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
-			return c.readError(err)
-		}
-		size := int(binary.BigEndian.Uint32(hdr[:]))
-		if size == 0 {
-			if c.trace != nil {
-				c.tracef("<- tick\n")
-			}
-			continue
-		}
-		if err := c.checkSize(size); err != nil {
-			return err
-		}
-		var frame []byte
-		peeked := size <= c.br.Size()
-		if peeked {
-			// Decode straight from the bufio buffer; the decoder copies
-			// what it keeps.
-			b, err := c.br.Peek(size)
-			if err != nil {
-				return c.readError(noEOF(err))
-			}
-			frame = b
-		} else {
-			b, err := c.readLarge(size)
-			if err != nil {
-				return c.readError(noEOF(err))
-			}
-			frame = b
-		}
-		m, ok, err := c.parseFrame(frame)
-		if peeked {
-			c.br.Discard(size)
-		}
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue // a fragment of a message not yet complete
-		}
-		if c.trace != nil {
-			if m.Control.hasPayload() {
-				c.tracef("<- %s(%d refs) %T%+v %s\n", c.kind, c.kindRefs, m.Control, m.Control, traceTerm(m.Payload))
-			} else {
-				c.tracef("<- %s(%d refs) %T%+v\n", c.kind, c.kindRefs, m.Control, m.Control)
-			}
-		}
-		if c.route(m) {
-			continue
-		}
-		if c.handler != nil {
-			c.handler.deliver(c, m)
-			continue
-		}
-		select {
-		case c.msgs <- m:
-		case <-c.closing:
-			return ErrClosed
-		}
-	}
-}
-
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// checkSize refuses a message of size bytes if it exceeds the limit.
-func (c *Conn) checkSize(size int) error {
-	if max := c.node.maxMessageSize(); size > max {
-		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: message of %d bytes, more than Node.MaxMessageSize (%d)", size, max)}
-	}
-	return nil
-}
-
-// readLarge reads a frame bigger than the read buffer, growing the buffer
-// as the bytes arrive rather than trusting the length up front (see grow).
-func (c *Conn) readLarge(size int) ([]byte, error) {
-	b := c.rbuf[:0]
-	for len(b) < size {
-		if len(b) == cap(b) {
-			b = grow(b, size)
-		}
-		n := len(b)
-		b = b[:min(cap(b), size)]
-		if _, err := io.ReadFull(c.br, b[n:]); err != nil {
-			return nil, err
-		}
-	}
-	if cap(b) <= maxKeptWriteBuf {
-		c.rbuf = b[:0]
-	} else {
-		c.rbuf = nil
-	}
-	return b, nil
-}
-
-// route handles messages the Conn answers itself: rpc replies go to the
-// waiting RPC call (and not to Receive), and UNLINK_ID is acknowledged.
-func (c *Conn) route(m Message) bool {
-	if ctl, ok := m.Control.(UnlinkID); ok {
-		if err := c.SendControl(context.Background(), UnlinkIDAck{ID: ctl.ID, From: ctl.To, To: ctl.From}, nil); err != nil {
-			c.log.Debug("ei: unlink ack", "err", err)
-		}
-		return false
-	}
-	if to, ok := m.To().(Pid); ok {
-		return c.rpcReply(to, m.Payload)
-	}
-	return false
-}
-
-// parseFrame decodes a non-empty frame. ok is false for a fragment that
-// does not complete its message.
-func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
-	switch {
-	case b[0] == distPassThrough:
-		c.kind, c.kindRefs = "pass-through", 0
-		m, err = decodeMessage(b, 1, nil, true)
-		return m, err == nil, err
-	case len(b) >= 2 && b[0] == distVersionMagic && b[1] == distHeader:
-		off, err := c.readAtomCacheRefs(b, 2)
-		if err != nil {
-			return m, false, err
-		}
-		c.kind, c.kindRefs = "header", len(c.refs)
-		m, err = decodeMessage(b, off, c.refs, false)
-		return m, err == nil, err
-	case len(b) >= 18 && b[0] == distVersionMagic && b[1] == distFragHeader:
-		seq := binary.BigEndian.Uint64(b[2:])
-		id := binary.BigEndian.Uint64(b[10:])
-		off, err := c.readAtomCacheRefs(b, 18)
-		if err != nil {
-			return m, false, err
-		}
-		if id == 0 {
-			return m, false, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: fragment id 0 in sequence %d", seq)}
-		}
-		if id == 1 {
-			c.kind, c.kindRefs = "fragment", len(c.refs)
-			m, err = decodeMessage(b, off, c.refs, false)
-			return m, err == nil, err
-		}
-		if c.frags == nil {
-			c.frags = make(map[uint64]*fragments)
-		}
-		if c.frags[seq] != nil {
-			return m, false, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: fragment sequence %d started twice", seq)}
-		}
-		if len(c.frags) >= MaxFragmentSequences {
-			return m, false, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: more than %d fragmented messages in flight", MaxFragmentSequences)}
-		}
-		if err := c.holdFragment(0, len(b)-off); err != nil {
-			return m, false, err
-		}
-		c.frags[seq] = &fragments{
-			next: id - 1,
-			refs: append([]Atom(nil), c.refs...),
-			data: append([]byte(nil), b[off:]...),
-		}
-		return m, false, nil
-	case len(b) >= 18 && b[0] == distVersionMagic && b[1] == distFragCont:
-		seq := binary.BigEndian.Uint64(b[2:])
-		id := binary.BigEndian.Uint64(b[10:])
-		f := c.frags[seq]
-		if f == nil || id != f.next {
-			return m, false, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: unexpected fragment %d of sequence %d", id, seq)}
-		}
-		if err := c.holdFragment(len(f.data), len(b)-18); err != nil {
-			return m, false, err
-		}
-		f.data = append(f.data, b[18:]...)
-		f.next--
-		if id > 1 {
-			return m, false, nil
-		}
-		delete(c.frags, seq)
-		c.fragSize -= len(f.data)
-		c.kind, c.kindRefs = "fragmented", len(f.refs)
-		m, err = decodeMessage(f.data, 0, f.refs, false)
-		return m, err == nil, err
-	}
-	return m, false, &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: unknown distribution message tag %d", b[0])}
-}
-
-// holdFragment accounts for n more bytes of incomplete fragmented
-// messages, added to a message of held bytes so far, failing when that
-// would exceed MaxFragmentedSize or make the message larger than
-// Node.MaxMessageSize.
-func (c *Conn) holdFragment(held, n int) error {
-	if err := c.checkSize(held + n); err != nil {
-		return err
-	}
-	if n > MaxFragmentedSize-c.fragSize {
-		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: fragmented messages exceed %d bytes", MaxFragmentedSize)}
-	}
-	c.fragSize += n
-	return nil
-}
-
-// readAtomCacheRefs reads the atom cache part of a distribution header
-// at b[off:], updates the connection's atom cache, and sets c.refs to the
-// atoms the message refers to (ATOM_CACHE_REF i means c.refs[i]). It
-// returns the offset after the header.
-//
-//	NumberOfAtomCacheRefs:1 Flags:N/2+1 AtomCacheRefs...
-//
-// Flags hold a nibble per reference (NewCacheEntryFlag:1 SegmentIndex:3),
-// even references in low nibbles, then a nibble whose low bit is LongAtoms.
-// A reference is InternalSegmentIndex:1, followed for new entries by
-// Length:1 (2 with LongAtoms) and the atom text.
-func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
-	c.refs = c.refs[:0]
-	if off >= len(b) {
-		return 0, &ProtocolError{Offset: off, Msg: "ei: distribution header truncated"}
-	}
-	n := int(b[off])
-	off++
-	if n == 0 {
-		return off, nil
-	}
-	flagLen := n/2 + 1
-	if off+flagLen > len(b) {
-		return 0, &ProtocolError{Offset: off, Msg: "ei: distribution header flags truncated"}
-	}
-	flags := b[off : off+flagLen]
-	off += flagLen
-	nibble := func(i int) byte { return flags[i/2] >> (4 * (i % 2)) & 0xf }
-	long := nibble(n)&1 != 0
-	for i := range n {
-		f := nibble(i)
-		if off >= len(b) {
-			return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache reference truncated"}
-		}
-		idx := int(f&7)<<8 | int(b[off])
-		off++
-		if f&8 != 0 {
-			var l int
-			if long {
-				if off+2 > len(b) {
-					return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
-				}
-				l = int(binary.BigEndian.Uint16(b[off:]))
-				off += 2
-			} else {
-				if off+1 > len(b) {
-					return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
-				}
-				l = int(b[off])
-				off++
-			}
-			if off+l > len(b) {
-				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
-			}
-			text := b[off : off+l]
-			if msg := checkAtomText(text); msg != "" {
-				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry: " + msg}
-			}
-			c.cache[idx] = intern(text).atom
-			c.cacheSet[idx] = true
-			off += l
-		} else if !c.cacheSet[idx] {
-			return 0, &ProtocolError{Offset: off - 1, Msg: fmt.Sprintf("ei: atom cache entry %d used before being set", idx)}
-		}
-		c.refs = append(c.refs, c.cache[idx])
-	}
-	return off, nil
-}
-
-// decodeMessage decodes the control message and payload at b[off:]. With
-// magic, each starts with the version byte 131 (pass-through messages).
-func decodeMessage(b []byte, off int, refs []Atom, magic bool) (Message, error) {
-	r := NewReader(b[off:])
-	r.AtomCache = refs
-	var m Message
-	if magic {
-		if err := r.ReadVersion(); err != nil {
-			return m, shiftError(err, off)
-		}
-	}
-	ctl, err := readControl(r)
-	if err != nil {
-		return m, shiftError(err, off)
-	}
-	more := r.Len() > 0
-	if u, ok := ctl.(UnknownControl); ok {
-		u.Payload = more
-		ctl = u
-	}
-	m.Control = ctl
-	if !ctl.hasPayload() {
-		if more {
-			return m, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after control message", r.Len())}
-		}
-		return m, nil
-	}
-	if !more {
-		return m, &ProtocolError{Offset: off + r.Offset(), Msg: "ei: control message without its payload"}
-	}
-	if magic {
-		if err := r.ReadVersion(); err != nil {
-			return m, shiftError(err, off)
-		}
-	}
-	if m.Payload, err = r.ReadTerm(); err != nil {
-		return m, shiftError(err, off)
-	}
-	if r.Len() > 0 {
-		return m, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after message", r.Len())}
-	}
-	return m, nil
-}
-
-// shiftError makes a *ProtocolError's offset relative to the frame.
-func shiftError(err error, off int) error {
-	var pe *ProtocolError
-	if errors.As(err, &pe) {
-		return &ProtocolError{Offset: pe.Offset + off, Msg: pe.Msg}
-	}
-	return err
 }
 
 // traceTerm formats a payload for the wire trace, cut to a readable length.

@@ -331,7 +331,7 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 		if !r.has(uint64(n)) {
 			return nil, r.truncated(start, "BINARY_EXT")
 		}
-		return box(r, &r.a.binaries, Binary(r.copyBytes(int(n))), typeBinary, 5), nil
+		return box(r, &r.a.binaries, Binary(r.binaryBytes(int(n))), typeBinary, 5), nil
 
 	case tagBitBinary:
 		if !r.has(5) {

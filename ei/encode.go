@@ -17,7 +17,7 @@ import (
 // the version byte 131, as erlang:term_to_binary(T, [{minor_version, 2}])
 // would produce it. It returns an error for values AppendTerm rejects.
 func Marshal(t Term) ([]byte, error) {
-	b, err := appendTerm(make([]byte, 1, 64), t, 0)
+	b, err := appendTerm(make([]byte, 1, 64), t, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func MarshalCompressed(t Term, level int) ([]byte, error) {
 // MaxDepth, is an error. On error AppendTerm returns b with its original
 // length.
 func AppendTerm(b []byte, t Term) ([]byte, error) {
-	out, err := appendTerm(b, t, 0)
+	out, err := appendTerm(b, t, 0, nil)
 	if err != nil {
 		return b, err
 	}
@@ -72,7 +72,9 @@ func AppendTerm(b []byte, t Term) ([]byte, error) {
 
 var errTooDeep = fmt.Errorf("ei: term nested deeper than MaxDepth (%d)", MaxDepth)
 
-func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
+// appendTerm appends t at nesting depth depth. With sp, it leaves
+// binaries of spliceMin bytes or more out of b (see splices).
+func appendTerm(b []byte, t Term, depth int, sp *splices) ([]byte, error) {
 	switch v := t.(type) {
 	case Atom:
 		return AppendAtom(b, v)
@@ -88,7 +90,7 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 		b = AppendTupleHeader(b, uint32(len(v)))
 		for _, e := range v {
 			var err error
-			if b, err = appendTerm(b, e, depth+1); err != nil {
+			if b, err = appendTerm(b, e, depth+1, sp); err != nil {
 				return b, err
 			}
 		}
@@ -106,12 +108,15 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 		b = AppendListHeader(b, uint32(len(v)))
 		for _, e := range v {
 			var err error
-			if b, err = appendTerm(b, e, depth+1); err != nil {
+			if b, err = appendTerm(b, e, depth+1, sp); err != nil {
 				return b, err
 			}
 		}
 		return append(b, tagNil), nil
 	case Binary:
+		if sp != nil && len(v) >= spliceMin {
+			return sp.binary(b, v)
+		}
 		return AppendBinary(b, v)
 	case int:
 		return AppendInt(b, int64(v)), nil
@@ -125,10 +130,10 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 		b = AppendMapHeader(b, uint32(len(v)))
 		for _, p := range v {
 			var err error
-			if b, err = appendTerm(b, p.Key, depth+1); err != nil {
+			if b, err = appendTerm(b, p.Key, depth+1, sp); err != nil {
 				return b, err
 			}
-			if b, err = appendTerm(b, p.Value, depth+1); err != nil {
+			if b, err = appendTerm(b, p.Value, depth+1, sp); err != nil {
 				return b, err
 			}
 		}
@@ -148,7 +153,7 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 	case ImproperList:
 		if len(v.Elems) == 0 {
 			// [ | Tail] is Tail itself.
-			return appendTerm(b, v.Tail, depth)
+			return appendTerm(b, v.Tail, depth, sp)
 		}
 		if depth >= MaxDepth {
 			return b, errTooDeep
@@ -159,11 +164,11 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 		b = AppendListHeader(b, uint32(len(v.Elems)))
 		for _, e := range v.Elems {
 			var err error
-			if b, err = appendTerm(b, e, depth+1); err != nil {
+			if b, err = appendTerm(b, e, depth+1, sp); err != nil {
 				return b, err
 			}
 		}
-		return appendTerm(b, v.Tail, depth+1)
+		return appendTerm(b, v.Tail, depth+1, sp)
 	case BitBinary:
 		return AppendBitBinary(b, v.Data, v.Bits)
 	case Port:
@@ -173,6 +178,9 @@ func appendTerm(b []byte, t Term, depth int) ([]byte, error) {
 	case Export:
 		return AppendExport(b, v)
 	case []byte:
+		if sp != nil && len(v) >= spliceMin {
+			return sp.binary(b, v)
+		}
 		return AppendBinary(b, v)
 	case int8:
 		return AppendInt(b, int64(v)), nil
@@ -521,7 +529,8 @@ func appendFun(b []byte, f Fun, depth int) ([]byte, error) {
 		return b, err
 	}
 	for _, v := range f.FreeVars {
-		if b, err = appendTerm(b, v, depth+1); err != nil {
+		// No splices: the Size above counts the free variables' bytes.
+		if b, err = appendTerm(b, v, depth+1, nil); err != nil {
 			return b, err
 		}
 	}

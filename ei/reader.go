@@ -30,6 +30,10 @@ type Reader struct {
 	off    int
 	recent recentAtoms // atoms decoded lately, to skip hashing repeats
 	a      arena       // backing store for the terms built by term
+
+	// share lets a large binary refer to data rather than copy it (see
+	// binaryBytes); shared tells that one did.
+	share, shared bool
 }
 
 // noCopy makes go vet's copylocks check report copies of the struct

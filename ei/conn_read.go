@@ -1,0 +1,416 @@
+package ei
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+// Reading. Frames up to the read buffer's size are decoded in the buffer,
+// the decoder copying what it keeps. Larger frames are read into memory
+// of their own, which the message then owns: a large binary in it refers
+// to that memory instead of being copied (see Reader.binaryBytes), and
+// the fragments of a message are read straight into the buffer that
+// reassembles it, sized from the first fragment (see fragment.go).
+
+// shareMin is the size from which a binary decoded from a frame the
+// message owns refers to the frame instead of being copied.
+const shareMin = 64 << 10
+
+// maxKeptReadBuf is the largest buffer of a large frame kept for the next
+// one, when no binary of the message refers to it.
+const maxKeptReadBuf = 1 << 20
+
+// connReader is the reader under the bufio.Reader. After the handshake it
+// keeps a read deadline of at least the net tick time ahead, moving it
+// at most every quarter of it, so that a peer is given up on after
+// between one and one and a quarter net tick times of silence.
+type connReader struct {
+	nc      net.Conn
+	timeout time.Duration // zero during the handshake
+	set     time.Time     // when the deadline was last moved
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.timeout > 0 {
+		if now := time.Now(); now.Sub(r.set) >= r.timeout/4 {
+			r.nc.SetReadDeadline(now.Add(r.timeout + r.timeout/4))
+			r.set = now
+		}
+	}
+	return r.nc.Read(p)
+}
+
+// readLoop reads frames until the connection fails or is closed.
+func (c *Conn) readLoop() {
+	defer c.wg.Done()
+	err := c.readFrames()
+	select {
+	case <-c.closing:
+		err = ErrClosed
+	default:
+		c.log.Debug("ei: connection lost", "err", err)
+	}
+	c.readErr = err
+	close(c.readDone)
+	c.nc.Close()
+	if c.handler != nil {
+		c.handler.down(c)
+	}
+}
+
+func (c *Conn) readError(err error) error {
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return wrapf(ErrTimeout, "ei: connection to %s", c.peer.name)
+	}
+	return fmt.Errorf("ei: connection to %s: %w", c.peer.name, err)
+}
+
+func (c *Conn) readFrames() error {
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+			return c.readError(err)
+		}
+		size := int(binary.BigEndian.Uint32(hdr[:]))
+		if size == 0 {
+			if c.trace != nil {
+				c.tracef("<- tick\n")
+			}
+			continue
+		}
+		if err := c.checkSize(size); err != nil {
+			return err
+		}
+		var m Message
+		var ok bool
+		var err error
+		if size <= c.br.Size() {
+			// Decode straight from the read buffer; the decoder copies
+			// what it keeps.
+			b, err := c.br.Peek(size)
+			if err != nil {
+				return c.readError(noEOF(err))
+			}
+			m, ok, err = c.parseFrame(b)
+			c.br.Discard(size)
+			if err != nil {
+				return err
+			}
+		} else if m, ok, err = c.readLargeFrame(size); err != nil {
+			return err
+		}
+		if !ok {
+			continue // a fragment of a message not yet complete
+		}
+		if c.trace != nil {
+			if m.Control.hasPayload() {
+				c.tracef("<- %s(%d refs) %T%+v %s\n", c.kind, c.kindRefs, m.Control, m.Control, traceTerm(m.Payload))
+			} else {
+				c.tracef("<- %s(%d refs) %T%+v\n", c.kind, c.kindRefs, m.Control, m.Control)
+			}
+		}
+		if done, err := c.route(m); err != nil {
+			return err
+		} else if done {
+			continue
+		}
+		if c.handler != nil {
+			c.handler.deliver(c, m)
+			continue
+		}
+		select {
+		case c.msgs <- m:
+		case <-c.closing:
+			return ErrClosed
+		}
+	}
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// checkSize refuses a message of size bytes if it exceeds the limit.
+func (c *Conn) checkSize(size int) error {
+	if max := c.node.maxMessageSize(); size > max {
+		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: message of %d bytes, more than Node.MaxMessageSize (%d)", size, max)}
+	}
+	return nil
+}
+
+// readLargeFrame reads and decodes a frame of size bytes, more than the
+// read buffer holds. Fragments go straight into the buffer reassembling
+// their message; other frames into a buffer of their own.
+func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
+	head, err := c.br.Peek(fragHeaderLen - 5)
+	if err != nil {
+		return Message{}, false, c.readError(noEOF(err))
+	}
+	if head[0] == distVersionMagic && head[1] == distFragCont {
+		return c.readFragment(size, head)
+	}
+	if head[0] == distVersionMagic && head[1] == distFragHeader {
+		if m, ok, done, err := c.readFirstFragment(size, head); done {
+			return m, ok, err
+		}
+	}
+	b, err := c.readOwned(size)
+	if err != nil {
+		return Message{}, false, c.readError(noEOF(err))
+	}
+	m, ok, shared, err := c.parse(b, true)
+	if !shared && cap(b) <= maxKeptReadBuf {
+		c.rbuf = b[:0]
+	}
+	return m, ok, err
+}
+
+// readOwned reads a frame of size bytes into a buffer of its own (or
+// the one kept from an earlier frame), growing it as the bytes arrive
+// rather than trusting the length up front (see grow).
+func (c *Conn) readOwned(size int) ([]byte, error) {
+	b := c.rbuf[:0]
+	c.rbuf = nil
+	for len(b) < size {
+		if len(b) == cap(b) {
+			b = grow(b, size)
+		}
+		n := len(b)
+		b = b[:min(cap(b), size)]
+		if _, err := io.ReadFull(c.br, b[n:]); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// route handles messages the Conn answers itself: rpc replies go to the
+// waiting RPC call (and not to Receive), and UNLINK_ID is acknowledged,
+// without waiting for the acknowledgement to be written (see sendReply).
+func (c *Conn) route(m Message) (bool, error) {
+	if ctl, ok := m.Control.(UnlinkID); ok {
+		if err := c.sendReply(UnlinkIDAck{ID: ctl.ID, From: ctl.To, To: ctl.From}); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	if to, ok := m.To().(Pid); ok {
+		return c.rpcReply(to, m.Payload), nil
+	}
+	return false, nil
+}
+
+// parseFrame decodes a non-empty frame that the Conn does not keep (in
+// its read buffer). ok is false for a fragment that does not complete its
+// message.
+func (c *Conn) parseFrame(b []byte) (m Message, ok bool, err error) {
+	m, ok, _, err = c.parse(b, false)
+	return m, ok, err
+}
+
+// parse decodes a non-empty frame. When owned, b belongs to the message:
+// its large binaries may refer to b (shared tells whether one does), and
+// a first fragment's data may stay in it.
+func (c *Conn) parse(b []byte, owned bool) (m Message, ok, shared bool, err error) {
+	switch {
+	case b[0] == distPassThrough:
+		c.kind, c.kindRefs = "pass-through", 0
+		m, shared, err = decodeShared(b, 1, nil, true, owned)
+		return m, err == nil, shared, err
+	case len(b) >= 2 && b[0] == distVersionMagic && b[1] == distHeader:
+		off, err := c.readAtomCacheRefs(b, 2)
+		if err != nil {
+			return m, false, false, err
+		}
+		c.kind, c.kindRefs = "header", len(c.refs)
+		m, shared, err = decodeShared(b, off, c.refs, false, owned)
+		return m, err == nil, shared, err
+	case len(b) >= 18 && b[0] == distVersionMagic && b[1] == distFragHeader:
+		seq := binary.BigEndian.Uint64(b[2:])
+		id := binary.BigEndian.Uint64(b[10:])
+		off, err := c.readAtomCacheRefs(b, 18)
+		if err != nil {
+			return m, false, false, err
+		}
+		if id == 0 {
+			return m, false, false, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: fragment id 0 in sequence %d", seq)}
+		}
+		if id == 1 {
+			c.kind, c.kindRefs = "fragment", len(c.refs)
+			m, shared, err = decodeShared(b, off, c.refs, false, owned)
+			return m, err == nil, shared, err
+		}
+		f, err := c.newFragments(seq, id, len(b)-off)
+		if err != nil {
+			return m, false, false, err
+		}
+		f.data = append(f.data, b[off:]...)
+		return m, false, false, nil
+	case len(b) >= 18 && b[0] == distVersionMagic && b[1] == distFragCont:
+		seq := binary.BigEndian.Uint64(b[2:])
+		id := binary.BigEndian.Uint64(b[10:])
+		f, err := c.nextFragment(seq, id, len(b)-18)
+		if err != nil {
+			return m, false, false, err
+		}
+		f.data = append(f.data, b[18:]...)
+		m, ok, err = c.fragmentDone(seq, f)
+		return m, ok, false, err
+	}
+	return m, false, false, &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: unknown distribution message tag %d", b[0])}
+}
+
+// readAtomCacheRefs reads the atom cache part of a distribution header
+// at b[off:], updates the connection's atom cache, and sets c.refs to the
+// atoms the message refers to (ATOM_CACHE_REF i means c.refs[i]). It
+// returns the offset after the header.
+//
+//	NumberOfAtomCacheRefs:1 Flags:N/2+1 AtomCacheRefs...
+//
+// Flags hold a nibble per reference (NewCacheEntryFlag:1 SegmentIndex:3),
+// even references in low nibbles, then a nibble whose low bit is LongAtoms.
+// A reference is InternalSegmentIndex:1, followed for new entries by
+// Length:1 (2 with LongAtoms) and the atom text.
+func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
+	c.refs = c.refs[:0]
+	if off >= len(b) {
+		return 0, &ProtocolError{Offset: off, Msg: "ei: distribution header truncated"}
+	}
+	n := int(b[off])
+	off++
+	if n == 0 {
+		return off, nil
+	}
+	flagLen := n/2 + 1
+	if off+flagLen > len(b) {
+		return 0, &ProtocolError{Offset: off, Msg: "ei: distribution header flags truncated"}
+	}
+	flags := b[off : off+flagLen]
+	off += flagLen
+	nibble := func(i int) byte { return flags[i/2] >> (4 * (i % 2)) & 0xf }
+	long := nibble(n)&1 != 0
+	for i := range n {
+		f := nibble(i)
+		if off >= len(b) {
+			return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache reference truncated"}
+		}
+		idx := int(f&7)<<8 | int(b[off])
+		off++
+		if f&8 != 0 {
+			var l int
+			if long {
+				if off+2 > len(b) {
+					return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
+				}
+				l = int(binary.BigEndian.Uint16(b[off:]))
+				off += 2
+			} else {
+				if off+1 > len(b) {
+					return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
+				}
+				l = int(b[off])
+				off++
+			}
+			if off+l > len(b) {
+				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry truncated"}
+			}
+			text := b[off : off+l]
+			if msg := checkAtomText(text); msg != "" {
+				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry: " + msg}
+			}
+			c.cache[idx] = intern(text).atom
+			c.cacheSet[idx] = true
+			off += l
+		} else if !c.cacheSet[idx] {
+			return 0, &ProtocolError{Offset: off - 1, Msg: fmt.Sprintf("ei: atom cache entry %d used before being set", idx)}
+		}
+		c.refs = append(c.refs, c.cache[idx])
+	}
+	return off, nil
+}
+
+// decodeMessage decodes the control message and payload at b[off:]. With
+// magic, each starts with the version byte 131 (pass-through messages).
+func decodeMessage(b []byte, off int, refs []Atom, magic bool) (Message, error) {
+	m, _, err := decodeShared(b, off, refs, magic, false)
+	return m, err
+}
+
+// decodeShared is decodeMessage letting large binaries refer to b when
+// share is set; shared tells whether one does.
+func decodeShared(b []byte, off int, refs []Atom, magic, share bool) (m Message, shared bool, err error) {
+	r := NewReader(b[off:])
+	r.AtomCache = refs
+	r.share = share
+	if magic {
+		if err := r.ReadVersion(); err != nil {
+			return m, false, shiftError(err, off)
+		}
+	}
+	ctl, err := readControl(r)
+	if err != nil {
+		return m, false, shiftError(err, off)
+	}
+	more := r.Len() > 0
+	if u, ok := ctl.(UnknownControl); ok {
+		u.Payload = more
+		ctl = u
+	}
+	m.Control = ctl
+	if !ctl.hasPayload() {
+		if more {
+			return m, false, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after control message", r.Len())}
+		}
+		return m, false, nil
+	}
+	if !more {
+		return m, false, &ProtocolError{Offset: off + r.Offset(), Msg: "ei: control message without its payload"}
+	}
+	if magic {
+		if err := r.ReadVersion(); err != nil {
+			return m, false, shiftError(err, off)
+		}
+	}
+	if m.Payload, err = r.ReadTerm(); err != nil {
+		return m, false, shiftError(err, off)
+	}
+	if r.Len() > 0 {
+		return m, false, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after message", r.Len())}
+	}
+	return m, r.shared, nil
+}
+
+// binaryBytes returns the n bytes of a binary: when the Reader may share
+// its data and the binary is large and at least half of the data, those
+// bytes themselves, so that what the binary keeps alive is at most twice
+// its size; otherwise a copy.
+func (r *Reader) binaryBytes(n int) []byte {
+	if r.share && n >= shareMin && 2*n >= len(r.data) {
+		r.shared = true
+		b := r.bytes(n)
+		return b[:n:n]
+	}
+	return r.copyBytes(n)
+}
+
+// shiftError makes a *ProtocolError's offset relative to the frame.
+func shiftError(err error, off int) error {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return &ProtocolError{Offset: pe.Offset + off, Msg: pe.Msg}
+	}
+	return err
+}

@@ -1,0 +1,555 @@
+package ei
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Sending. A message is encoded into an outFrame outside any lock, with
+// its large binaries left in the caller's memory (splices), then handed to
+// the connection's writer (see connWriter), which writes it with the
+// frames other goroutines queued meanwhile in one vectored write. A
+// message longer than fragmentSize goes out in fragments (DIST_FRAG_HEADER,
+// DIST_FRAG_CONT), when the peer takes them, each queued on its own, so
+// that the messages of other goroutines pass between them, as erl does.
+
+const (
+	// spliceMin is the size from which a binary in a message is written
+	// from the caller's memory rather than copied into the frame.
+	spliceMin = 4 << 10
+
+	// fragmentSize is the most bytes of a message a fragment carries,
+	// as erl's ERTS_DIST_FRAGMENT_SIZE.
+	fragmentSize = 64 << 10
+
+	// maxKeptFrame is the largest frame buffer kept for the next message.
+	maxKeptFrame = 64 << 10
+
+	// maxQueuedReplies bounds the bytes of the replies the read goroutine
+	// queued (UNLINK_ID_ACK and the like) while a write is blocked; a
+	// peer that sends signals but does not read past it has its
+	// connection closed, so that the read goroutine never waits on it.
+	maxQueuedReplies = 256 << 10
+)
+
+// splices are the binaries an encoding left out of its buffer: each goes
+// after the first at bytes of the buffer.
+type splices struct {
+	list  []splice
+	bytes int // their total length
+}
+
+type splice struct {
+	at   int
+	data []byte
+}
+
+// binary appends the BINARY_EXT header of data to b and records data as
+// following it.
+func (sp *splices) binary(b []byte, data []byte) ([]byte, error) {
+	if uint64(len(data)) > math.MaxUint32 {
+		return b, errors.New("ei: binary too long")
+	}
+	b = append(b, tagBinary)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+	sp.list = append(sp.list, splice{at: len(b), data: data})
+	sp.bytes += len(data)
+	return b, nil
+}
+
+// outFrame is a message on its way out: buf holds the frame (length,
+// distribution header, control, payload) except for the spliced
+// binaries. For fragments, data is the part of it after the header of
+// dataOff bytes; frag holds the header of the fragment being written.
+type outFrame struct {
+	buf     []byte
+	sp      splices
+	dataOff int // where the control starts, after the header
+
+	frag [fragHeaderLen]byte
+
+	// In the writer's queue.
+	segs   [][]byte      // what to write: the frame or a fragment
+	size   int           // bytes of segs
+	owned  bool          // a goroutine waits for it; else nobody does (a reply)
+	state  frameState    // guarded by connWriter.mu
+	err    error         // the write's error, set before state is frameDone
+	signal chan struct{} // to its owner: written, or its turn to lead
+}
+
+type frameState uint8
+
+const (
+	frameQueued  frameState = iota // waiting in the queue
+	frameTaken                     // being written by the goroutine leading
+	frameDone                      // written, or failed with err
+	frameLead                      // its owner is to lead the writes
+)
+
+// fragHeaderLen is the length of a fragment's header with its frame
+// length: 4, 131, 69 or 70, sequence id, fragment id, and for the first
+// fragment NumberOfAtomCacheRefs = 0.
+const fragHeaderLen = 4 + 2 + 8 + 8 + 1
+
+var framePool = sync.Pool{New: func() any { return &outFrame{signal: make(chan struct{}, 1)} }}
+
+func getFrame() *outFrame { return framePool.Get().(*outFrame) }
+
+// putFrame returns f to the pool, dropping what it refers to.
+func putFrame(f *outFrame) {
+	if cap(f.buf) > maxKeptFrame {
+		f.buf = nil
+	}
+	clear(f.sp.list)
+	f.sp.list = f.sp.list[:0]
+	f.sp.bytes = 0
+	clear(f.segs)
+	f.segs = f.segs[:0]
+	f.err = nil
+	framePool.Put(f)
+}
+
+// encode encodes ctl and payload (if ctl carries one) into f: with the
+// 131/68 distribution header when the peer accepted FlagDistHdrAtomCache
+// (with no atom cache references), else as a pass-through message.
+func (c *Conn) encode(f *outFrame, ctl Control, payload Term) error {
+	b := append(f.buf[:0], 0, 0, 0, 0)
+	f.sp.list, f.sp.bytes = f.sp.list[:0], 0
+	hdr := c.peer.flags&FlagDistHdrAtomCache != 0
+	if hdr {
+		b = append(b, distVersionMagic, distHeader, 0) // no atom cache refs
+	} else {
+		b = append(b, distPassThrough, distVersionMagic)
+	}
+	f.dataOff = len(b)
+	b, err := ctl.appendControl(b)
+	if err == nil && ctl.hasPayload() {
+		if !hdr {
+			b = append(b, distVersionMagic)
+		}
+		if b, err = appendTerm(b, payload, 0, &f.sp); err != nil {
+			err = wrapf(err, "ei: send: encode message")
+		}
+	} else if err != nil {
+		err = wrapf(err, "ei: send: encode control")
+	}
+	f.buf = b
+	if err != nil {
+		return err
+	}
+	size := len(b) + f.sp.bytes - 4
+	if size > math.MaxUint32 && !c.fragments() {
+		return fmt.Errorf("ei: send: message of %d bytes is too long", size)
+	}
+	binary.BigEndian.PutUint32(b, uint32(size))
+	return nil
+}
+
+// fragments reports whether messages go out in fragments when large.
+func (c *Conn) fragments() bool {
+	const need = FlagFragments | FlagDistHdrAtomCache
+	return c.peer.flags&need == need
+}
+
+// frameLen returns the bytes of f's whole frame, without fragmenting.
+func (f *outFrame) frameLen() int { return len(f.buf) + f.sp.bytes }
+
+// appendRange appends to segs the bytes [from, to) of the frame, as
+// slices of buf and of the spliced binaries.
+func (f *outFrame) appendRange(segs [][]byte, from, to int) [][]byte {
+	pos, bufOff := 0, 0 // pos: offset in the frame of buf[bufOff]
+	add := func(p []byte) {
+		// p covers [pos, pos+len(p)) of the frame.
+		lo, hi := max(from-pos, 0), min(to-pos, len(p))
+		if lo < hi {
+			segs = append(segs, p[lo:hi])
+		}
+		pos += len(p)
+	}
+	for _, s := range f.sp.list {
+		if pos >= to {
+			return segs
+		}
+		add(f.buf[bufOff:s.at])
+		add(s.data)
+		bufOff = s.at
+	}
+	add(f.buf[bufOff:])
+	return segs
+}
+
+// bytes returns f's whole frame in one slice.
+func (f *outFrame) bytes() []byte {
+	var out []byte
+	for _, s := range f.appendRange(nil, 0, f.frameLen()) {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// SendControl sends any control message, followed by payload when the
+// control carries one (payload is ignored otherwise). Messages go out with
+// the 131/68 distribution header when the peer accepted FlagDistHdrAtomCache
+// (with no atom cache references), else as pass-through messages. When
+// the peer also accepted FlagFragments, a message of more than 64 KiB
+// goes out in fragments of that size, as erl sends it, and the messages
+// sent meanwhile by other goroutines pass between the fragments.
+// SendControl returns once the message is written; binaries in payload
+// are written from their own memory, which must not change until then.
+//
+// Cancelling ctx interrupts a write blocked on a peer that does not read,
+// and the wait behind other goroutines' messages; if part of the message
+// was written, the connection is closed, since the peer could not find
+// the next frame or complete the message.
+func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ei: send: %w", err)
+	}
+	f := getFrame()
+	defer putFrame(f)
+	if err := c.encode(f, ctl, payload); err != nil {
+		return err
+	}
+	if c.trace != nil {
+		if ctl.hasPayload() {
+			c.tracef("-> %T%+v %s\n", ctl, ctl, traceTerm(payload))
+		} else {
+			c.tracef("-> %T%+v\n", ctl, ctl)
+		}
+	}
+	if c.fragments() && f.frameLen()-f.dataOff > fragmentSize {
+		return c.sendFragments(ctx, f)
+	}
+	f.segs = f.appendRange(f.segs[:0], 0, f.frameLen())
+	f.size = f.frameLen()
+	return c.sendError(ctx, c.submit(ctx, f))
+}
+
+// sendFragments writes f in fragments of fragmentSize bytes of its data
+// (f.buf after dataOff), each waiting its turn in the writer's queue.
+func (c *Conn) sendFragments(ctx context.Context, f *outFrame) error {
+	data := f.frameLen() - f.dataOff
+	n := (data + fragmentSize - 1) / fragmentSize
+	seq := c.fragSeq.Add(1)
+	for i := range n {
+		id := uint64(n - i)
+		h := f.frag[:0]
+		if i == 0 {
+			h = append(h, 0, 0, 0, 0, distVersionMagic, distFragHeader)
+		} else {
+			h = append(h, 0, 0, 0, 0, distVersionMagic, distFragCont)
+		}
+		h = binary.BigEndian.AppendUint64(h, seq)
+		h = binary.BigEndian.AppendUint64(h, id)
+		if i == 0 {
+			h = append(h, 0) // no atom cache refs
+		}
+		from := f.dataOff + i*fragmentSize
+		to := min(from+fragmentSize, f.frameLen())
+		binary.BigEndian.PutUint32(h, uint32(len(h)-4+to-from))
+		f.segs = append(f.segs[:0], h)
+		f.segs = f.appendRange(f.segs, from, to)
+		f.size = len(h) + to - from
+		if err := c.submit(ctx, f); err != nil {
+			if i > 0 {
+				// The peer holds the first fragments and waits for the
+				// rest, which will not come.
+				c.shutdown()
+			}
+			return c.sendError(ctx, err)
+		}
+	}
+	return nil
+}
+
+// sendError wraps an error of submit for the caller: the context's error
+// if it ended, ErrClosed after Close.
+func (c *Conn) sendError(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, ErrClosed) {
+		return err
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("ei: send to %s: %w", c.peer.name, ctxErr)
+	}
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	return fmt.Errorf("ei: send to %s: %w", c.peer.name, err)
+}
+
+// sendReply queues a control message without waiting for it to be
+// written, for the read goroutine's answers to the peer's signals
+// (UNLINK_ID_ACK and the like), so that a peer that does not read cannot
+// hold up reading. It fails when the replies queued exceed
+// maxQueuedReplies.
+func (c *Conn) sendReply(ctl Control) error {
+	f := &outFrame{}
+	if err := c.encode(f, ctl, nil); err != nil {
+		return err
+	}
+	if c.trace != nil {
+		c.tracef("-> %T%+v\n", ctl, ctl)
+	}
+	f.segs = [][]byte{f.buf}
+	f.size = len(f.buf)
+	return c.queueReply(f)
+}
+
+// connWriter serializes the frames of a Conn's senders. A sender that
+// finds no write under way leads: it writes its frame and whatever other
+// senders queued meanwhile, all in one vectored write, then hands the
+// lead to the first sender still waiting, if any. A sender that finds a
+// write under way queues its frame and waits until it is written or its
+// turn to lead comes. So each sender waits for one write at most beyond
+// its own, and concurrent senders share syscalls, as erl's distribution
+// port writes its queue at once.
+type connWriter struct {
+	mu      sync.Mutex
+	leading bool        // a goroutine writes the queue
+	queue   []*outFrame // frames waiting, in order
+	spare   []*outFrame // a second queue, swapped with queue by the leader
+	replies int         // bytes of the unowned frames in queue
+
+	// The leader's.
+	vec     net.Buffers
+	scratch []byte
+	fired   chan struct{} // closed-over state of the write's AfterFunc
+}
+
+// submit writes f (f.segs) after the frames queued before it, and
+// returns when it is written.
+func (c *Conn) submit(ctx context.Context, f *outFrame) error {
+	w := &c.w
+	f.owned = true
+	w.mu.Lock()
+	select {
+	case <-c.closing:
+		w.mu.Unlock()
+		return ErrClosed
+	default:
+	}
+	f.state = frameQueued
+	w.queue = append(w.queue, f)
+	if w.leading {
+		w.mu.Unlock()
+		return c.await(ctx, f)
+	}
+	w.leading = true
+	w.mu.Unlock()
+	return c.lead(ctx, f)
+}
+
+// queueReply queues f, which nobody waits for, and has the tick
+// goroutine lead the writes if nobody does.
+func (c *Conn) queueReply(f *outFrame) error {
+	w := &c.w
+	w.mu.Lock()
+	if w.replies+f.size > maxQueuedReplies {
+		w.mu.Unlock()
+		return fmt.Errorf("ei: connection to %s: the peer reads nothing: more than %d bytes of replies to its signals pending", c.peer.name, maxQueuedReplies)
+	}
+	w.replies += f.size
+	f.state = frameQueued
+	w.queue = append(w.queue, f)
+	idle := !w.leading
+	w.mu.Unlock()
+	if idle {
+		select {
+		case c.kick <- struct{}{}:
+		default: // a kick is pending already
+		}
+	}
+	return nil
+}
+
+// await waits until f is written, or until it is f's turn to lead.
+func (c *Conn) await(ctx context.Context, f *outFrame) error {
+	w := &c.w
+	select {
+	case <-f.signal:
+	case <-ctx.Done():
+		w.mu.Lock()
+		if f.state == frameQueued {
+			// Not written yet: take it back.
+			if i := slices.Index(w.queue, f); i >= 0 {
+				w.queue = slices.Delete(w.queue, i, i+1)
+			}
+			w.mu.Unlock()
+			return ctx.Err()
+		}
+		w.mu.Unlock()
+		// Being written, or its turn to lead has come.
+		<-f.signal
+	}
+	w.mu.Lock()
+	state := f.state
+	w.mu.Unlock()
+	if state == frameLead {
+		return c.lead(ctx, f)
+	}
+	return f.err
+}
+
+// lead writes the queue, which holds own (nil for the tick goroutine),
+// as the one goroutine writing, then hands the lead on.
+func (c *Conn) lead(ctx context.Context, own *outFrame) error {
+	w := &c.w
+	for {
+		w.mu.Lock()
+		batch := w.queue
+		w.queue = w.spare[:0]
+		wctx := context.Background() // nobody cancels others' frames
+		if i := slices.Index(batch, own); i >= 0 {
+			if err := ctx.Err(); err != nil {
+				// Canceled before its turn: write the others.
+				own.err, own.state = err, frameDone
+				batch = slices.Delete(batch, i, i+1)
+			} else {
+				wctx = ctx
+			}
+		}
+		for _, f := range batch {
+			f.state = frameTaken
+			if !f.owned {
+				w.replies -= f.size
+			}
+		}
+		w.mu.Unlock()
+
+		var n int64
+		var err error
+		if len(batch) > 0 {
+			n, err = c.writeBatch(wctx, batch)
+		}
+
+		w.mu.Lock()
+		if err != nil && n == 0 && wctx.Err() != nil {
+			// Only own's context ended, and nothing was written:
+			// the others go back to the head of the queue.
+			own.err, own.state = err, frameDone
+			rest := slices.DeleteFunc(batch, func(f *outFrame) bool { return f == own })
+			for _, f := range rest {
+				f.state = frameQueued
+				if !f.owned {
+					w.replies += f.size
+				}
+			}
+			w.queue = slices.Insert(w.queue, 0, rest...)
+			clear(rest)
+			batch = batch[:0]
+		}
+		for i, f := range batch {
+			f.err = err
+			f.state = frameDone
+			if f.owned && f != own {
+				f.signal <- struct{}{}
+			}
+			batch[i] = nil
+		}
+		w.spare = batch[:0]
+		if len(w.queue) == 0 {
+			w.leading = false
+			w.mu.Unlock()
+			break
+		}
+		// Hand the lead to the first sender waiting, who writes the
+		// queue with its own context; replies alone are written here.
+		i := slices.IndexFunc(w.queue, func(f *outFrame) bool { return f.owned })
+		if i >= 0 {
+			w.queue[i].state = frameLead
+			w.queue[i].signal <- struct{}{}
+			w.mu.Unlock()
+			break
+		}
+		w.mu.Unlock()
+	}
+	if own == nil {
+		return nil
+	}
+	return own.err
+}
+
+// writeBatch writes the frames of batch at once: small pieces joined in
+// one buffer, large binaries from their own memory, in one vectored
+// write. ctx interrupts a write blocked on a peer that does not read; a
+// write cut short closes the connection, since the peer could not find
+// the next frame.
+func (c *Conn) writeBatch(ctx context.Context, batch []*outFrame) (int64, error) {
+	w := &c.w
+	total := 0
+	for _, f := range batch {
+		total += f.size
+	}
+	v := w.vec[:0]
+	if len(batch) == 1 && len(batch[0].segs) == 1 {
+		v = append(v, batch[0].segs[0])
+	} else {
+		// Joined, small pieces make one write, or one record over TLS.
+		b, start := w.scratch[:0], 0
+		joined := func() {
+			if len(b) > start {
+				v = append(v, b[start:len(b):len(b)])
+				start = len(b)
+			}
+		}
+		for _, f := range batch {
+			for _, s := range f.segs {
+				if len(s) < spliceMin {
+					b = append(b, s...)
+				} else {
+					joined()
+					v = append(v, s)
+				}
+			}
+		}
+		joined()
+		if cap(b) <= maxKeptFrame {
+			w.scratch = b[:0]
+		}
+	}
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, c.interruptWrite)
+	}
+	var n int64
+	var err error
+	if len(v) == 1 {
+		// A plain write, which the race detector also counts as
+		// synchronizing with the peer's reply.
+		var k int
+		k, err = c.nc.Write(v[0])
+		n = int64(k)
+	} else {
+		vec := v // WriteTo consumes it
+		n, err = vec.WriteTo(c.nc)
+	}
+	if stop != nil && !stop() {
+		<-w.fired
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	clear(v)
+	w.vec = v[:0]
+	if n > 0 {
+		c.wrote.Store(true)
+	}
+	if err != nil && n > 0 && n < int64(total) {
+		c.shutdown() // the peer cannot find the next frame now
+	}
+	return n, err
+}
+
+// interruptWrite interrupts the write under way, for a context that
+// ended; it runs in a goroutine of its own.
+func (c *Conn) interruptWrite() {
+	c.nc.SetWriteDeadline(aLongTimeAgo)
+	c.w.fired <- struct{}{}
+}

@@ -1,0 +1,190 @@
+package ei
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+)
+
+// Receiving fragmented messages (DIST_FRAG_HEADER, DIST_FRAG_CONT; see
+// conn_write.go for sending them). The first fragment says how many
+// fragments the message has, and erl fills all but the last one, so the
+// buffer reassembling the message is made about as large as the whole
+// message at once, and each fragment is read straight into it.
+
+// Limits on the fragmented messages a peer may have in flight on a Conn,
+// so that a peer cannot make it buffer without bound. A peer that goes
+// past them gets its connection closed with a *ProtocolError.
+const (
+	// MaxFragmentedSize is the most bytes of incomplete fragmented
+	// messages a Conn holds at once, the same bound as
+	// MaxUncompressedSize puts on a compressed term. The memory set
+	// aside for a message's later fragments counts too.
+	MaxFragmentedSize = MaxUncompressedSize
+
+	// MaxFragmentSequences is the most fragmented messages a Conn
+	// reassembles at once. OTP interleaves the fragments of messages
+	// from different sending processes, one sequence each.
+	MaxFragmentSequences = 4096
+)
+
+const (
+	// trustFactor bounds the memory set aside for a fragmented message
+	// on the word of its first fragments: at most this many times the
+	// bytes received (or trustMin), so that a peer has to send a
+	// share of what it makes the Conn hold.
+	trustFactor = 32
+	trustMin    = 4 << 20
+)
+
+// fragments collects a fragmented message.
+type fragments struct {
+	next uint64 // id of the fragment expected next; fragment ids count down to 1
+	refs []Atom // the atom cache references of the header
+	data []byte // control and message bytes so far; cap(data) counts in Conn.fragSize
+}
+
+// newFragments starts reassembling sequence seq, whose first fragment,
+// of id id > 1, has n bytes of data, which the caller appends to the
+// returned fragments' data.
+func (c *Conn) newFragments(seq, id uint64, n int) (*fragments, error) {
+	if c.frags[seq] != nil {
+		return nil, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: fragment sequence %d started twice", seq)}
+	}
+	if len(c.frags) >= MaxFragmentSequences {
+		return nil, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: more than %d fragmented messages in flight", MaxFragmentSequences)}
+	}
+	size, err := c.reserveFragments(n, mulSat(n, id), 0)
+	if err != nil {
+		return nil, err
+	}
+	f := &fragments{next: id - 1, refs: slices.Clone(c.refs), data: make([]byte, 0, size)}
+	if c.frags == nil {
+		c.frags = make(map[uint64]*fragments)
+	}
+	c.frags[seq] = f
+	c.fragSize += size
+	return f, nil
+}
+
+// nextFragment checks fragment id of sequence seq, with n bytes of
+// data, and makes room for them in the message's data.
+func (c *Conn) nextFragment(seq, id uint64, n int) (*fragments, error) {
+	f := c.frags[seq]
+	if f == nil || id != f.next {
+		return nil, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: unexpected fragment %d of sequence %d", id, seq)}
+	}
+	have := len(f.data) + n
+	if err := c.checkSize(have); err != nil {
+		return nil, err
+	}
+	if cap(f.data) < have {
+		size, err := c.reserveFragments(have, addSat(len(f.data), mulSat(n, id)), cap(f.data))
+		if err != nil {
+			return nil, err
+		}
+		c.fragSize += size - cap(f.data)
+		f.data = append(make([]byte, 0, size), f.data...)
+	}
+	return f, nil
+}
+
+// reserveFragments returns the capacity to give a fragmented message
+// that needs have bytes and will have about want, whose buffer has held
+// bytes now. It fails when have bytes would take the Conn's fragmented
+// messages past MaxFragmentedSize.
+func (c *Conn) reserveFragments(have, want, held int) (int, error) {
+	room := MaxFragmentedSize - c.fragSize + held
+	if have > room {
+		return 0, &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: fragmented messages exceed %d bytes", MaxFragmentedSize)}
+	}
+	size := min(want, max(mulSat(have, trustFactor), trustMin), room, c.node.maxMessageSize())
+	return max(size, have), nil
+}
+
+// fragmentDone counts the fragment of f just added and, if it was the
+// last, decodes the message, whose binaries may refer to its data.
+func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
+	f.next--
+	if f.next > 0 {
+		return Message{}, false, nil
+	}
+	delete(c.frags, seq)
+	c.fragSize -= cap(f.data)
+	c.kind, c.kindRefs = "fragmented", len(f.refs)
+	m, _, err := decodeShared(f.data, 0, f.refs, false, true)
+	return m, err == nil, err
+}
+
+// readFirstFragment reads a DIST_FRAG_HEADER frame of size bytes, more
+// than the read buffer holds, whose first bytes are head: it parses the
+// header in the read buffer and reads the data straight into the
+// reassembly buffer. done is false when the frame is left to be read
+// whole: a single fragment, or a header larger than the read buffer.
+func (c *Conn) readFirstFragment(size int, head []byte) (m Message, ok, done bool, err error) {
+	seq := binary.BigEndian.Uint64(head[2:])
+	id := binary.BigEndian.Uint64(head[10:])
+	if id <= 1 {
+		return m, false, false, nil
+	}
+	p, err := c.br.Peek(min(size, c.br.Size()))
+	if err != nil {
+		return m, false, true, c.readError(noEOF(err))
+	}
+	off, err := c.readAtomCacheRefs(p, 18)
+	if err != nil {
+		return m, false, len(p) == size, err
+	}
+	n := size - off
+	f, err := c.newFragments(seq, id, n)
+	if err != nil {
+		return m, false, true, err
+	}
+	c.br.Discard(off)
+	if _, err := io.ReadFull(c.br, f.data[:n]); err != nil {
+		return m, false, true, c.readError(noEOF(err))
+	}
+	f.data = f.data[:n]
+	return m, false, true, nil
+}
+
+// readFragment reads a DIST_FRAG_CONT frame of size bytes, more than the
+// read buffer holds, whose first bytes are head, straight into the
+// reassembly buffer.
+func (c *Conn) readFragment(size int, head []byte) (Message, bool, error) {
+	seq := binary.BigEndian.Uint64(head[2:])
+	id := binary.BigEndian.Uint64(head[10:])
+	n := size - 18
+	f, err := c.nextFragment(seq, id, n)
+	if err != nil {
+		return Message{}, false, err
+	}
+	c.br.Discard(18)
+	l := len(f.data)
+	if _, err := io.ReadFull(c.br, f.data[l:l+n]); err != nil {
+		return Message{}, false, c.readError(noEOF(err))
+	}
+	f.data = f.data[:l+n]
+	return c.fragmentDone(seq, f)
+}
+
+// mulSat returns n*m, or math.MaxInt if that overflows; n >= 0.
+func mulSat(n int, m uint64) int {
+	if n == 0 {
+		return 0
+	}
+	if m > uint64(math.MaxInt/n) {
+		return math.MaxInt
+	}
+	return n * int(m)
+}
+
+// addSat returns a+b, or math.MaxInt if that overflows; both >= 0.
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}

@@ -184,6 +184,10 @@ func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
 func (c *Conn) readOwned(size int) ([]byte, error) {
 	b := c.rbuf[:0]
 	c.rbuf = nil
+	if cap(b) < size {
+		// Up to growTrial bytes on the peer's word, then as they come.
+		b = make([]byte, 0, min(size, max(growTrial, cap(b))))
+	}
 	for len(b) < size {
 		if len(b) == cap(b) {
 			b = grow(b, size)

@@ -680,6 +680,7 @@ func checkReencode(t *testing.T, m Message) {
 
 // erlFrames returns n REG_SEND frames as erl sends them with the atom
 // cache: the first defines the cache entries, the others refer to them.
+// Messages of more than 64 KiB come in fragments, as with DFLAG_FRAGMENTS.
 func erlFrames(n, size int) []byte {
 	payload := joinBytes([]byte{104, 3, 82, 2, 98, 0, 0, 0, 1}, []byte{109}, binary.BigEndian.AppendUint32(nil, uint32(size)), make([]byte, size))
 	var out []byte
@@ -690,28 +691,51 @@ func erlFrames(n, size int) []byte {
 		} else {
 			hdr = []byte{131, 68, 3, 0x00, 0x00, 5, 6, 7}
 		}
-		frame := joinBytes(hdr, regSendCached[:len(regSendCached)-2], payload)
-		out = binary.BigEndian.AppendUint32(out, uint32(len(frame)))
-		out = append(out, frame...)
+		data := joinBytes(regSendCached[:len(regSendCached)-2], payload)
+		if len(data) <= fragmentSize {
+			frame := joinBytes(hdr, data)
+			out = binary.BigEndian.AppendUint32(out, uint32(len(frame)))
+			out = append(out, frame...)
+			continue
+		}
+		// Fragments of 64 KiB of data, as erl sends them with
+		// DFLAG_FRAGMENTS: the first with the atom cache header.
+		frags := (len(data) + fragmentSize - 1) / fragmentSize
+		for k := range frags {
+			f := []byte{131, 70}
+			if k == 0 {
+				f[1] = 69
+			}
+			f = binary.BigEndian.AppendUint64(f, uint64(i+1)) // sequence id
+			f = binary.BigEndian.AppendUint64(f, uint64(frags-k))
+			if k == 0 {
+				f = append(f, hdr[2:]...)
+			}
+			f = append(f, data[k*fragmentSize:min((k+1)*fragmentSize, len(data))]...)
+			out = binary.BigEndian.AppendUint32(out, uint32(len(f)))
+			out = append(out, f...)
+		}
 	}
 	return out
 }
 
 // BenchmarkConnReceive measures the receive path alone: frames as erl
 // sends them ({msg, I, <<Size bytes>>} to a registered name, atoms from the
-// atom cache) arrive over loopback TCP and are received one by one.
+// atom cache, large ones in fragments) arrive over loopback TCP and are
+// received one by one.
 func BenchmarkConnReceive(b *testing.B) {
-	for _, size := range []int{16, 1024} {
+	for _, size := range []int{16, 1024, 64 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer l.Close()
+			k := min(999, 16<<20/size) // messages in a batch
 			first := erlFrames(1, size)
-			batch := erlFrames(1000, size)
-			batch = batch[len(first):] // 999 frames using the cache
-			per := len(batch) / 999
+			batch := erlFrames(k+1, size)
+			batch = batch[len(first):] // k frames using the cache
+			per := len(batch) / k
 			done := make(chan error, 1)
 			go func() {
 				nc, err := l.Accept()
@@ -725,12 +749,12 @@ func BenchmarkConnReceive(b *testing.B) {
 					return
 				}
 				for left := b.N - 1; left > 0; {
-					k := min(left, 999)
-					if _, err := nc.Write(batch[:k*per]); err != nil {
+					n := min(left, k)
+					if _, err := nc.Write(batch[:n*per]); err != nil {
 						done <- err
 						return
 					}
-					left -= k
+					left -= n
 				}
 				done <- nil
 			}()

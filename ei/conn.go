@@ -153,6 +153,8 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 		handler:  h,
 	}
 	c.w.fired = make(chan struct{}, 1)
+	c.w.interrupt = c.interruptWrite
+	_, c.w.resumable = nc.(*net.TCPConn)
 	if h != nil {
 		h.attach(c)
 	}

@@ -788,3 +788,58 @@ func BenchmarkConnReceive(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConnPingPong measures round trips through a Conn alone: a
+// message sent with RegSend to a peer that answers each frame at once
+// with a SEND frame, received with Receive, over loopback TCP.
+func BenchmarkConnPingPong(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	reply := erlFrames(1, 8)
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		r := bufio.NewReader(nc)
+		var hdr [4]byte
+		for {
+			if _, err := io.ReadFull(r, hdr[:]); err != nil {
+				return
+			}
+			if _, err := r.Discard(int(binary.BigEndian.Uint32(hdr[:]))); err != nil {
+				return
+			}
+			if _, err := nc.Write(reply); err != nil {
+				return
+			}
+		}
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
+	n.init()
+	cr := &connReader{nc: nc}
+	c := newConn(n, nc, cr, bufio.NewReaderSize(cr, readBufferSize), peerInfo{name: "b@host", flags: DefaultFlags})
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	self := Pid{Node: "a@host", ID: 1, Creation: 1}
+	msg := Tuple{Atom("ping"), self, int64(1)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := c.RegSend(ctx, self, "echo", msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Receive(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

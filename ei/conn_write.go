@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -320,10 +321,20 @@ type connWriter struct {
 	replies int         // bytes of the unowned frames in queue
 
 	// The leader's.
-	vec     net.Buffers
-	scratch []byte
-	fired   chan struct{} // closed-over state of the write's AfterFunc
+	vec       net.Buffers   // what a write writes: the memory kept
+	wv        net.Buffers   // what is left to write, a view of vec
+	scratch   []byte        // the small pieces of a batch, joined
+	resumable bool          // writes resume after a deadline (TCP)
+	pollUntil time.Time     // the write deadline set, if resumable
+	interrupt func()        // Conn.interruptWrite
+	fired     chan struct{} // interrupt ran
 }
+
+// writePoll is about how long a write to a TCP connection may block
+// before the sender's context is watched (see writeOut): until then a
+// write deadline stands in for it, which costs less than
+// context.AfterFunc, and is set only every writePoll/2.
+const writePoll = 20 * time.Millisecond
 
 // submit writes f (f.segs) after the frames queued before it, and
 // returns when it is written.
@@ -516,28 +527,10 @@ func (c *Conn) writeBatch(ctx context.Context, batch []*outFrame) (int64, error)
 			w.scratch = b[:0]
 		}
 	}
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, c.interruptWrite)
-	}
-	var n int64
-	var err error
-	if len(v) == 1 {
-		// A plain write, which the race detector also counts as
-		// synchronizing with the peer's reply.
-		var k int
-		k, err = c.nc.Write(v[0])
-		n = int64(k)
-	} else {
-		vec := v // WriteTo consumes it
-		n, err = vec.WriteTo(c.nc)
-	}
-	if stop != nil && !stop() {
-		<-w.fired
-		c.nc.SetWriteDeadline(time.Time{})
-	}
+	w.wv = v
+	n, err := c.writeOut(ctx)
 	clear(v)
-	w.vec = v[:0]
+	w.vec, w.wv = v[:0], nil
 	if n > 0 {
 		c.wrote.Store(true)
 	}
@@ -545,6 +538,63 @@ func (c *Conn) writeBatch(ctx context.Context, batch []*outFrame) (int64, error)
 		c.shutdown() // the peer cannot find the next frame now
 	}
 	return n, err
+}
+
+// writeOut writes w.wv, which ctx may interrupt when the write blocks.
+// Over TCP, writes run under a deadline at most writePoll ahead (or
+// ctx's, if sooner), moved on once it comes near, and a write that
+// reaches it watches ctx from then on: so a write that does not block
+// costs no more than the write, and cancelling ctx interrupts a blocked
+// write within writePoll. Other connections (TLS, pipes), which cannot
+// resume a write after a deadline, watch ctx from the start.
+func (c *Conn) writeOut(ctx context.Context) (int64, error) {
+	w := &c.w
+	var n int64
+	if w.resumable {
+		now := time.Now()
+		if dl, ok := ctx.Deadline(); ok && dl.Before(w.pollUntil) {
+			w.pollUntil = dl // ctx's deadline, sooner: to the point
+			c.nc.SetWriteDeadline(dl)
+		} else if w.pollUntil.Sub(now) < writePoll/2 {
+			w.pollUntil = now.Add(writePoll)
+			c.nc.SetWriteDeadline(w.pollUntil)
+		}
+		var err error
+		n, err = c.writeVec()
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil {
+			return n, err
+		}
+		// Blocked that long: watch ctx, if it can end, for the rest.
+		w.pollUntil = time.Time{}
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	if ctx.Done() == nil {
+		m, err := c.writeVec()
+		return n + m, err
+	}
+	stop := context.AfterFunc(ctx, w.interrupt)
+	m, err := c.writeVec()
+	if !stop() {
+		<-w.fired
+		w.pollUntil = time.Time{}
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	return n + m, err
+}
+
+// writeVec writes w.wv, consuming what it writes.
+func (c *Conn) writeVec() (int64, error) {
+	v := &c.w.wv
+	if len(*v) == 1 {
+		// A plain write, which the race detector also counts as
+		// synchronizing with the peer's reply.
+		k, err := c.nc.Write((*v)[0])
+		if (*v)[0] = (*v)[0][k:]; len((*v)[0]) == 0 {
+			*v = (*v)[:0]
+		}
+		return int64(k), err
+	}
+	return v.WriteTo(c.nc)
 }
 
 // interruptWrite interrupts the write under way, for a context that

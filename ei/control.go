@@ -227,53 +227,54 @@ func (UnlinkID) hasPayload() bool            { return false }
 func (UnlinkIDAck) hasPayload() bool         { return false }
 func (u UnknownControl) hasPayload() bool    { return u.Payload }
 
-// enc appends tuple elements with a sticky error.
+// enc appends tuple elements with a sticky error. It is a value, passed
+// along the chain of calls, so that encoding a control allocates nothing.
 type enc struct {
 	b   []byte
 	err error
 }
 
-func newEnc(b []byte, arity uint32, op int64) *enc {
+func newEnc(b []byte, arity uint32, op int64) enc {
 	b = AppendTupleHeader(b, arity)
-	return &enc{b: AppendInt(b, op)}
+	return enc{b: AppendInt(b, op)}
 }
 
-func (e *enc) pid(p Pid) *enc {
+func (e enc) pid(p Pid) enc {
 	if e.err == nil {
 		e.b, e.err = AppendPid(e.b, p)
 	}
 	return e
 }
 
-func (e *enc) atom(a Atom) *enc {
+func (e enc) atom(a Atom) enc {
 	if e.err == nil {
 		e.b, e.err = AppendAtom(e.b, a)
 	}
 	return e
 }
 
-func (e *enc) term(t Term) *enc {
+func (e enc) term(t Term) enc {
 	if e.err == nil {
 		e.b, e.err = AppendTerm(e.b, t)
 	}
 	return e
 }
 
-func (e *enc) ref(r Ref) *enc {
+func (e enc) ref(r Ref) enc {
 	if e.err == nil {
 		e.b, e.err = AppendRef(e.b, r)
 	}
 	return e
 }
 
-func (e *enc) uint(v uint64) *enc {
+func (e enc) uint(v uint64) enc {
 	if e.err == nil {
 		e.b = AppendUint(e.b, v)
 	}
 	return e
 }
 
-func (e *enc) done() ([]byte, error) { return e.b, e.err }
+func (e enc) done() ([]byte, error) { return e.b, e.err }
 
 func (m Link) appendControl(b []byte) ([]byte, error) {
 	return newEnc(b, 3, opLink).pid(m.From).pid(m.To).done()

@@ -75,7 +75,7 @@ func (m SpawnRequestTT) appendControl(b []byte) ([]byte, error) {
 }
 
 // enc appends the elements after the operation.
-func (m SpawnRequest) enc(e *enc) *enc {
+func (m SpawnRequest) enc(e enc) enc {
 	e = e.ref(m.ReqID).pid(m.From).pid(m.GroupLeader)
 	if e.err == nil && (m.Arity < 0 || m.Arity > 255) {
 		e.err = fmt.Errorf("ei: spawn request: arity %d out of range", m.Arity)
@@ -98,7 +98,7 @@ func (m SpawnReplyTT) appendControl(b []byte) ([]byte, error) {
 	return m.enc(newEnc(b, 6, opSpawnReplyTT)).term(m.TraceToken).done()
 }
 
-func (m SpawnReply) enc(e *enc) *enc {
+func (m SpawnReply) enc(e enc) enc {
 	if e.err == nil && m.Flags < 0 {
 		e.err = fmt.Errorf("ei: spawn reply: negative flags %d", m.Flags)
 	}

@@ -102,17 +102,22 @@ type Conn struct {
 	kick    chan struct{} // has the tick goroutine write replies queued
 	fragSeq atomic.Uint64 // sequence ids of the fragmented messages sent
 
+	// afterFragment, if set (by tests), is called after each fragment of
+	// a message is written, with its number and the message's count.
+	afterFragment func(i, n int)
+
 	// Reading: these belong to the read goroutine.
-	cr       *connReader
-	br       *bufio.Reader
-	rbuf     []byte
-	cache    [atomCacheSize]Atom
-	cacheSet [atomCacheSize]bool
-	refs     []Atom
-	frags    map[uint64]*fragments
-	fragSize int    // bytes of buffers held in frags (their capacity)
-	kind     string // how the last frame was encoded, for the trace
-	kindRefs int    // and how many atom cache references it had
+	cr        *connReader
+	br        *bufio.Reader
+	rbuf      []byte
+	cache     [atomCacheSize]Atom
+	cacheSet  [atomCacheSize]bool
+	refs      []Atom
+	frags     map[uint64]*fragments
+	fragBytes int    // bytes held in frags
+	fragSize  int    // bytes of the buffers that hold them (their capacity)
+	kind      string // how the last frame was encoded, for the trace
+	kindRefs  int    // and how many atom cache references it had
 
 	msgs     chan Message
 	handler  connHandler   // takes messages instead of msgs, for connections in a Node's table
@@ -306,7 +311,7 @@ func (c *Conn) tickLoop(interval time.Duration) {
 	defer c.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	tick := &outFrame{signal: make(chan struct{}, 1), buf: []byte{0, 0, 0, 0}}
+	tick := &outFrame{buf: []byte{0, 0, 0, 0}}
 	for {
 		select {
 		case <-t.C:

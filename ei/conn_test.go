@@ -638,8 +638,8 @@ func TestFragmentLimits(t *testing.T) {
 		if !errors.As(err, &pe) || strings.Contains(pe.Msg, "exceed") {
 			t.Fatalf("last fragment of sequence %d: err = %v, want a decode error, not the size limit", seq, err)
 		}
-		if c.fragSize != 0 {
-			t.Fatalf("after sequence %d: fragSize = %d, want 0", seq, c.fragSize)
+		if c.fragSize != 0 || c.fragBytes != 0 {
+			t.Fatalf("after sequence %d: fragSize = %d, fragBytes = %d, want 0", seq, c.fragSize, c.fragBytes)
 		}
 	}
 }

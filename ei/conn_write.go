@@ -82,16 +82,16 @@ type outFrame struct {
 	owned  bool          // a goroutine waits for it; else nobody does (a reply)
 	state  frameState    // guarded by connWriter.mu
 	err    error         // the write's error, set before state is frameDone
-	signal chan struct{} // to its owner: written, or its turn to lead
+	signal chan struct{} // to its owner waiting in the queue: written, or its turn to lead
 }
 
 type frameState uint8
 
 const (
-	frameQueued  frameState = iota // waiting in the queue
-	frameTaken                     // being written by the goroutine leading
-	frameDone                      // written, or failed with err
-	frameLead                      // its owner is to lead the writes
+	frameQueued frameState = iota // waiting in the queue
+	frameTaken                    // being written by the goroutine leading
+	frameDone                     // written, or failed with err
+	frameLead                     // its owner is to lead the writes
 )
 
 // fragHeaderLen is the length of a fragment's header with its frame
@@ -99,7 +99,10 @@ const (
 // fragment NumberOfAtomCacheRefs = 0.
 const fragHeaderLen = 4 + 2 + 8 + 8 + 1
 
-var framePool = sync.Pool{New: func() any { return &outFrame{signal: make(chan struct{}, 1)} }}
+// framePool holds frames with their buffers; not their signal channels,
+// which are made when a sender has to wait, so that a frame belongs to
+// no goroutine's world (a synctest bubble, say) but while in use.
+var framePool = sync.Pool{New: func() any { return new(outFrame) }}
 
 func getFrame() *outFrame { return framePool.Get().(*outFrame) }
 
@@ -113,7 +116,7 @@ func putFrame(f *outFrame) {
 	f.sp.bytes = 0
 	clear(f.segs)
 	f.segs = f.segs[:0]
-	f.err = nil
+	f.err, f.signal = nil, nil
 	framePool.Put(f)
 }
 
@@ -266,6 +269,9 @@ func (c *Conn) sendFragments(ctx context.Context, f *outFrame) error {
 			}
 			return c.sendError(ctx, err)
 		}
+		if c.afterFragment != nil {
+			c.afterFragment(i+1, n)
+		}
 	}
 	return nil
 }
@@ -351,6 +357,9 @@ func (c *Conn) submit(ctx context.Context, f *outFrame) error {
 	f.state = frameQueued
 	w.queue = append(w.queue, f)
 	if w.leading {
+		if f.signal == nil {
+			f.signal = make(chan struct{}, 1)
+		}
 		w.mu.Unlock()
 		return c.await(ctx, f)
 	}

@@ -20,8 +20,9 @@ import (
 const (
 	// MaxFragmentedSize is the most bytes of incomplete fragmented
 	// messages a Conn holds at once, the same bound as
-	// MaxUncompressedSize puts on a compressed term. The memory set
-	// aside for a message's later fragments counts too.
+	// MaxUncompressedSize puts on a compressed term. The buffers that
+	// hold them, set aside ahead from the first fragments' word or grown
+	// as the bytes arrive, take at most three times as much.
 	MaxFragmentedSize = MaxUncompressedSize
 
 	// MaxFragmentSequences is the most fragmented messages a Conn
@@ -31,10 +32,10 @@ const (
 )
 
 const (
-	// trustFactor bounds the memory set aside for a fragmented message
-	// on the word of its first fragments: at most this many times the
-	// bytes received (or trustMin), so that a peer has to send a
-	// share of what it makes the Conn hold.
+	// trustFactor and trustMin bound the memory set aside for a
+	// fragmented message on the word of its first fragment: at most
+	// trustFactor times the bytes received, or trustMin; all of it at
+	// most MaxFragmentedSize. Beyond, buffers grow as the bytes arrive.
 	trustFactor = 32
 	trustMin    = 4 << 20
 )
@@ -56,10 +57,10 @@ func (c *Conn) newFragments(seq, id uint64, n int) (*fragments, error) {
 	if len(c.frags) >= MaxFragmentSequences {
 		return nil, &ProtocolError{Offset: 2, Msg: fmt.Sprintf("ei: more than %d fragmented messages in flight", MaxFragmentSequences)}
 	}
-	size, err := c.reserveFragments(n, mulSat(n, id), 0)
-	if err != nil {
+	if err := c.holdFragments(n); err != nil {
 		return nil, err
 	}
+	size := c.fragmentCap(n, mulSat(n, id), 0)
 	f := &fragments{next: id - 1, refs: slices.Clone(c.refs), data: make([]byte, 0, size)}
 	if c.frags == nil {
 		c.frags = make(map[uint64]*fragments)
@@ -76,32 +77,42 @@ func (c *Conn) nextFragment(seq, id uint64, n int) (*fragments, error) {
 	if f == nil || id != f.next {
 		return nil, &ProtocolError{Offset: 10, Msg: fmt.Sprintf("ei: unexpected fragment %d of sequence %d", id, seq)}
 	}
-	have := len(f.data) + n
-	if err := c.checkSize(have); err != nil {
+	need := len(f.data) + n
+	if err := c.checkSize(need); err != nil {
 		return nil, err
 	}
-	if cap(f.data) < have {
-		size, err := c.reserveFragments(have, addSat(len(f.data), mulSat(n, id)), cap(f.data))
-		if err != nil {
-			return nil, err
-		}
+	if err := c.holdFragments(n); err != nil {
+		return nil, err
+	}
+	if cap(f.data) < need {
+		size := c.fragmentCap(need, addSat(len(f.data), mulSat(n, id)), cap(f.data))
 		c.fragSize += size - cap(f.data)
 		f.data = append(make([]byte, 0, size), f.data...)
 	}
 	return f, nil
 }
 
-// reserveFragments returns the capacity to give a fragmented message
-// that needs have bytes and will have about want, whose buffer has held
-// bytes now. It fails when have bytes would take the Conn's fragmented
-// messages past MaxFragmentedSize.
-func (c *Conn) reserveFragments(have, want, held int) (int, error) {
-	room := MaxFragmentedSize - c.fragSize + held
-	if have > room {
-		return 0, &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: fragmented messages exceed %d bytes", MaxFragmentedSize)}
+// holdFragments counts n more bytes of incomplete fragmented messages,
+// failing when they would exceed MaxFragmentedSize.
+func (c *Conn) holdFragments(n int) error {
+	if n > MaxFragmentedSize-c.fragBytes {
+		return &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: fragmented messages exceed %d bytes", MaxFragmentedSize)}
 	}
-	size := min(want, max(mulSat(have, trustFactor), trustMin), room, c.node.maxMessageSize())
-	return max(size, have), nil
+	c.fragBytes += n
+	return nil
+}
+
+// fragmentCap returns the capacity of a buffer for a fragmented message
+// that needs need bytes now and will have about want, replacing a buffer
+// of held bytes: want, within the trust bounds and what
+// MaxFragmentedSize leaves of the buffers held, else need, or twice held
+// as append would grow it.
+func (c *Conn) fragmentCap(need, want, held int) int {
+	size := min(want, max(mulSat(need, trustFactor), trustMin), c.node.maxMessageSize())
+	if size > need && size <= MaxFragmentedSize-c.fragSize+held {
+		return size
+	}
+	return min(max(need, 2*held), max(need, c.node.maxMessageSize()))
 }
 
 // fragmentDone counts the fragment of f just added and, if it was the
@@ -113,6 +124,7 @@ func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
 	}
 	delete(c.frags, seq)
 	c.fragSize -= cap(f.data)
+	c.fragBytes -= len(f.data)
 	c.kind, c.kindRefs = "fragmented", len(f.refs)
 	m, _, err := decodeShared(f.data, 0, f.refs, false, true)
 	return m, err == nil, err

@@ -1,0 +1,122 @@
+package ei
+
+import (
+	"context"
+	"hash/crc32"
+	"testing"
+	"time"
+
+	"github.com/goei/goei/epmd"
+	"github.com/goei/goei/internal/erltest"
+)
+
+// fragErlEval registers, on the erl node, sink, which answers {big, From,
+// Bin} with the size and CRC-32 of Bin and {send_big, From, N} with N
+// times the bytes 0..250, and echo, which answers {ping, From, I} with
+// {pong, I}.
+const fragErlEval = `Pat = list_to_binary(lists:seq(0, 250)),
+register(sink, spawn(fun Loop() ->
+    receive
+        {big, From, Bin} -> From ! {big, byte_size(Bin), erlang:crc32(Bin)};
+        {send_big, From, N} -> From ! {bigback, binary:copy(Pat, N)}
+    end,
+    Loop()
+end)),
+register(echo, spawn(fun Loop() -> receive {ping, From, I} -> From ! {pong, I} end, Loop() end)).`
+
+// TestFragmentsWithErl sends erl a 64 MiB message in fragments, and
+// checks that it arrives intact and that a message sent meanwhile goes
+// out, and is answered, between its fragments; then has erl send a
+// 50 MB message, which it fragments, and checks it.
+func TestFragmentsWithErl(t *testing.T) {
+	for _, otp := range erltest.OTPs(t) {
+		t.Run(otp.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			port := erltest.StartOTPEPMD(t)
+			erl := otp.StartErl(t, port, erltest.Options{Args: []string{"-eval", fragErlEval}})
+			n := &Node{Name: erltest.UniqueName("go") + "@" + erltest.Host(t), Cookie: "c", EPMD: &epmd.Client{Port: port}}
+			c, err := n.Connect(ctx, erl.Name)
+			if err != nil {
+				t.Fatalf("Connect(%s) = %v\n%s", erl.Name, err, erl.Output())
+			}
+			defer c.Close()
+			if c.Flags()&FlagFragments == 0 {
+				t.Fatalf("Flags() = %v, want FlagFragments negotiated", c.Flags())
+			}
+			for _, name := range []Atom{"sink", "echo"} {
+				for {
+					p, err := c.RPC(ctx, "erlang", "whereis", List{name})
+					if err != nil {
+						t.Fatalf("RPC(erlang:whereis(%s)) = %v\n%s", name, err, erl.Output())
+					}
+					if _, ok := p.(Pid); ok {
+						break
+					}
+				}
+			}
+			self, err := n.Pid()
+			if err != nil {
+				t.Fatal(err)
+			}
+			receive := func() Term {
+				t.Helper()
+				m, err := c.Receive(ctx)
+				if err != nil {
+					t.Fatalf("Receive() = %v\n%s", err, erl.Output())
+				}
+				return m.Payload
+			}
+
+			big := pattern(64<<20, 5)
+			paused, resume := make(chan struct{}), make(chan struct{})
+			c.afterFragment = func(i, n int) {
+				if i == 1 {
+					close(paused)
+					<-resume
+				}
+			}
+			sent := make(chan error, 1)
+			go func() { sent <- c.RegSend(ctx, self, "sink", Tuple{Atom("big"), self, big}) }()
+			select {
+			case <-paused:
+			case err := <-sent:
+				t.Fatalf("RegSend(64 MiB) = %v, sent without pausing between fragments", err)
+			}
+			if err := c.RegSend(ctx, self, "echo", Tuple{Atom("ping"), self, int64(1)}); err != nil {
+				t.Fatalf("RegSend(ping) = %v", err)
+			}
+			// The big message is not complete yet: the pong comes first.
+			if got, want := receive(), (Tuple{Atom("pong"), int64(1)}); !sameTerm(got, want) {
+				t.Fatalf("between the fragments, received %.80v, want %v", got, want)
+			}
+			close(resume)
+			if err := <-sent; err != nil {
+				t.Fatalf("RegSend(64 MiB) = %v", err)
+			}
+			want := Tuple{Atom("big"), int64(len(big)), int64(crc32.ChecksumIEEE(big))}
+			if got := receive(); !sameTerm(got, want) {
+				t.Errorf("erl got %v, want %v", got, want)
+			}
+
+			const copies = 200_000 // 50.2 MB
+			if err := c.RegSend(ctx, self, "sink", Tuple{Atom("send_big"), self, int64(copies)}); err != nil {
+				t.Fatalf("RegSend(send_big) = %v", err)
+			}
+			got := receive()
+			tu, _ := got.(Tuple)
+			var bin Binary
+			if len(tu) == 2 {
+				bin, _ = tu[1].(Binary)
+			}
+			if len(bin) != copies*251 {
+				t.Fatalf("received %.80v, want {bigback, <<%d bytes>>}", got, copies*251)
+			}
+			for i, b := range bin {
+				if b != byte(i%251) {
+					t.Fatalf("byte %d of erl's big message = %d, want %d", i, b, i%251)
+				}
+			}
+		})
+	}
+}

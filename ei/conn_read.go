@@ -69,6 +69,12 @@ func (c *Conn) readError(err error) error {
 		return ErrClosed
 	default:
 	}
+	c.w.mu.Lock()
+	overflow := c.w.overflow
+	c.w.mu.Unlock()
+	if overflow != nil {
+		return overflow
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return wrapf(ErrTimeout, "ei: connection to %s", c.peer.name)
 	}

@@ -296,8 +296,9 @@ func (c *Conn) sendError(ctx context.Context, err error) error {
 // sendReply queues a control message without waiting for it to be
 // written, for the read goroutine's answers to the peer's signals
 // (UNLINK_ID_ACK and the like), so that a peer that does not read cannot
-// hold up reading. It fails when the replies queued exceed
-// maxQueuedReplies.
+// hold up reading. When the replies queued would exceed
+// maxQueuedReplies, it fails and closes the connection, whose Err then
+// says so.
 func (c *Conn) sendReply(ctl Control) error {
 	f := &outFrame{}
 	if err := c.encode(f, ctl, nil); err != nil {
@@ -320,11 +321,12 @@ func (c *Conn) sendReply(ctl Control) error {
 // its own, and concurrent senders share syscalls, as erl's distribution
 // port writes its queue at once.
 type connWriter struct {
-	mu      sync.Mutex
-	leading bool        // a goroutine writes the queue
-	queue   []*outFrame // frames waiting, in order
-	spare   []*outFrame // a second queue, swapped with queue by the leader
-	replies int         // bytes of the unowned frames in queue
+	mu       sync.Mutex
+	leading  bool        // a goroutine writes the queue
+	queue    []*outFrame // frames waiting, in order
+	spare    []*outFrame // a second queue, swapped with queue by the leader
+	replies  int         // bytes of the unowned frames in queue
+	overflow error       // why replies were refused, closing the connection
 
 	// The leader's.
 	vec       net.Buffers   // what a write writes: the memory kept
@@ -374,8 +376,13 @@ func (c *Conn) queueReply(f *outFrame) error {
 	w := &c.w
 	w.mu.Lock()
 	if w.replies+f.size > maxQueuedReplies {
+		err := fmt.Errorf("ei: connection to %s: the peer reads nothing: more than %d bytes of replies to its signals pending", c.peer.name, maxQueuedReplies)
+		if w.overflow == nil {
+			w.overflow = err
+		}
 		w.mu.Unlock()
-		return fmt.Errorf("ei: connection to %s: the peer reads nothing: more than %d bytes of replies to its signals pending", c.peer.name, maxQueuedReplies)
+		c.nc.Close() // reading stops, with w.overflow as the reason
+		return err
 	}
 	w.replies += f.size
 	f.state = frameQueued

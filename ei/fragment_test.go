@@ -355,53 +355,6 @@ func TestFragmentReserve(t *testing.T) {
 	}
 }
 
-// TestConnUnlinkIDPeerNotReading checks that a peer that sends UNLINK_ID
-// and reads nothing does not hold up reading: the acks wait, and what
-// follows is received. A peer that goes on past maxQueuedReplies has its
-// connection closed.
-func TestConnUnlinkIDPeerNotReading(t *testing.T) {
-	unlinkID := func(id byte) []byte {
-		return joinBytes([]byte{0, 0, 0, 45, 131, 68, 0, 104, 4, 97, 35, 97, id},
-			[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
-			[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9})
-	}
-	send := erlFrames(1, 8) // a REG_SEND
-	synctest.Test(t, func(t *testing.T) {
-		c, peer := newRawConn(t, DefaultFlags, time.Hour)
-		go peer.Write(joinBytes(unlinkID(1), unlinkID(2), send))
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // fake time
-		defer cancel()
-		for _, want := range []Control{UnlinkID{}, UnlinkID{}, RegSend{}} {
-			m, err := c.Receive(ctx)
-			if err != nil {
-				t.Fatalf("Receive() with UNLINK_IDs not acknowledged yet = %v", err)
-			}
-			if reflect.TypeOf(m.Control) != reflect.TypeOf(want) {
-				t.Fatalf("Receive() = %T, want %T", m.Control, want)
-			}
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		c, peer := newRawConn(t, DefaultFlags, time.Hour)
-		var many []byte
-		for range maxQueuedReplies/45 + 1 {
-			many = append(many, unlinkID(1)...)
-		}
-		go peer.Write(many)
-		go func() {
-			for {
-				if _, err := c.Receive(context.Background()); err != nil {
-					return
-				}
-			}
-		}()
-		<-c.Done()
-		if err := c.Err(); err == nil || !strings.Contains(err.Error(), "reads nothing") {
-			t.Errorf("Err() = %v, want the peer reading nothing", err)
-		}
-	})
-}
-
 // TestSendConcurrent has goroutines send messages of all sizes at once,
 // some fragmented, and checks that each arrives whole and in the order
 // its sender sent it.

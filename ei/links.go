@@ -330,9 +330,10 @@ func (cs *connState) exited(from, to Pid, reason Term, linkExit bool) {
 	m.exitSignal(from, reason, linkExit)
 }
 
-// reply sends a signal back on the connection, from its read goroutine.
+// reply sends a signal back on the connection, from its read goroutine,
+// without waiting for it to be written (see Conn.sendReply).
 func (cs *connState) reply(ctl Control) {
-	if err := cs.conn.SendControl(context.Background(), ctl, nil); err != nil {
+	if err := cs.conn.sendReply(ctl); err != nil {
 		cs.conn.log.Debug("ei: reply to signal", "control", ctl, "err", err)
 	}
 }

@@ -1,0 +1,100 @@
+package ei
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestConnUnlinkIDPeerNotReading checks that a peer that sends UNLINK_ID
+// and reads nothing does not hold up reading: the acks wait, and what
+// follows is received. A peer that goes on past maxQueuedReplies has its
+// connection closed.
+func TestConnUnlinkIDPeerNotReading(t *testing.T) {
+	unlinkID := func(id byte) []byte {
+		return joinBytes([]byte{0, 0, 0, 45, 131, 68, 0, 104, 4, 97, 35, 97, id},
+			[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
+			[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9})
+	}
+	send := erlFrames(1, 8) // a REG_SEND
+	synctest.Test(t, func(t *testing.T) {
+		c, peer := newRawConn(t, DefaultFlags, time.Hour)
+		go peer.Write(joinBytes(unlinkID(1), unlinkID(2), send))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // fake time
+		defer cancel()
+		for _, want := range []Control{UnlinkID{}, UnlinkID{}, RegSend{}} {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				t.Fatalf("Receive() with UNLINK_IDs not acknowledged yet = %v", err)
+			}
+			if reflect.TypeOf(m.Control) != reflect.TypeOf(want) {
+				t.Fatalf("Receive() = %T, want %T", m.Control, want)
+			}
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c, peer := newRawConn(t, DefaultFlags, time.Hour)
+		var many []byte
+		for range maxQueuedReplies/45 + 1 {
+			many = append(many, unlinkID(1)...)
+		}
+		go peer.Write(many)
+		go func() {
+			for {
+				if _, err := c.Receive(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+		<-c.Done()
+		if err := c.Err(); err == nil || !strings.Contains(err.Error(), "reads nothing") {
+			t.Errorf("Err() = %v, want the peer reading nothing", err)
+		}
+	})
+}
+
+// TestTableConnPeerNotReading checks that the signals a table connection
+// answers for its mailboxes (here LINK to a process that does not exist,
+// answered with EXIT noproc) do not hold up reading when the peer reads
+// nothing.
+func TestTableConnPeerNotReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
+		mb, err := n.NewMailbox("box")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := n.lay.Load()
+		a, b := net.Pipe()
+		cs := l.newConnState("b@host", false)
+		cr := &connReader{nc: a}
+		c := newConnWith(n, a, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: DefaultFlags | layerFlags, version: 6}, cs)
+		t.Cleanup(func() {
+			n.Close()
+			c.Close()
+			b.Close()
+		})
+		frame := func(ctl Control, payload Term) []byte {
+			body := append([]byte{distPassThrough}, encodeMessage(t, ctl, payload)...)
+			return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+		}
+		far := Pid{Node: "b@host", ID: 7, Creation: 3}
+		nobody := Pid{Node: "a@host", ID: 99, Creation: 1}
+		go b.Write(joinBytes(
+			frame(Link{From: far, To: nobody}, nil),
+			frame(Link{From: far, To: nobody}, nil),
+			frame(Send{To: mb.Pid()}, Atom("hi")),
+		))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // fake time
+		defer cancel()
+		if got, err := mb.Receive(ctx); err != nil || got != Atom("hi") {
+			t.Errorf("Receive() behind replies the peer does not read = %v, %v; want hi", got, err)
+		}
+	})
+}

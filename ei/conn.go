@@ -21,7 +21,8 @@ const (
 	distFragHeader    = 69  // DIST_FRAG_HEADER: first fragment
 	distFragCont      = 70  // DIST_FRAG_CONT: further fragments
 	atomCacheSize     = 2048
-	readBufferSize    = 64 << 10
+	readBufferSize    = 64 << 10 // see Conn.growReader
+	smallReadBuffer   = 4 << 10
 	maxKeptWriteBuf   = 1 << 20 // larger write buffers are not kept between sends
 	receiveQueueDepth = 256
 )
@@ -110,8 +111,7 @@ type Conn struct {
 	cr        *connReader
 	br        *bufio.Reader
 	rbuf      []byte
-	cache     [atomCacheSize]Atom
-	cacheSet  [atomCacheSize]bool
+	atoms     *atomCache // made on the first reference
 	refs      []Atom
 	frags     map[uint64]*fragments
 	fragBytes int    // bytes held in frags

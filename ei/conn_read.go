@@ -1,6 +1,8 @@
 package ei
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +35,7 @@ type connReader struct {
 	nc      net.Conn
 	timeout time.Duration // zero during the handshake
 	set     time.Time     // when the deadline was last moved
+	filled  bool          // a read filled all the room it was given
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -42,7 +45,39 @@ func (r *connReader) Read(p []byte) (int, error) {
 			r.set = now
 		}
 	}
-	return r.nc.Read(p)
+	n, err := r.nc.Read(p)
+	if n == len(p) {
+		r.filled = true
+	}
+	return n, err
+}
+
+// growReader replaces the read buffer, which starts at
+// smallReadBuffer, by one of readBufferSize once a read filled it or a
+// frame of size bytes was larger: a connection that carries more than a
+// trickle then reads more at once, and one that carries little holds
+// little.
+func (c *Conn) growReader(size int) {
+	if c.br.Size() >= readBufferSize || !c.cr.filled && size <= c.br.Size() {
+		return
+	}
+	rest, _ := c.br.Peek(c.br.Buffered())
+	c.br = bufio.NewReaderSize(&prefixReader{rest: bytes.Clone(rest), r: c.cr}, readBufferSize)
+}
+
+// prefixReader reads rest, then r.
+type prefixReader struct {
+	rest []byte
+	r    io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.rest) > 0 {
+		n := copy(b, p.rest)
+		p.rest = p.rest[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
 }
 
 // readLoop reads frames until the connection fails or is closed.
@@ -115,6 +150,7 @@ func (c *Conn) readFrames() error {
 		} else if m, ok, err = c.readLargeFrame(size); err != nil {
 			return err
 		}
+		c.growReader(size)
 		if !ok {
 			continue // a fragment of a message not yet complete
 		}
@@ -283,6 +319,12 @@ func (c *Conn) parse(b []byte, owned bool) (m Message, ok, shared bool, err erro
 	return m, false, false, &ProtocolError{Offset: 0, Msg: fmt.Sprintf("ei: unknown distribution message tag %d", b[0])}
 }
 
+// atomCache is the atom cache of a connection's incoming side.
+type atomCache struct {
+	atoms [atomCacheSize]Atom
+	set   [atomCacheSize]bool
+}
+
 // readAtomCacheRefs reads the atom cache part of a distribution header
 // at b[off:], updates the connection's atom cache, and sets c.refs to the
 // atoms the message refers to (ATOM_CACHE_REF i means c.refs[i]). It
@@ -303,6 +345,9 @@ func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
 	off++
 	if n == 0 {
 		return off, nil
+	}
+	if c.atoms == nil {
+		c.atoms = new(atomCache)
 	}
 	flagLen := n/2 + 1
 	if off+flagLen > len(b) {
@@ -341,13 +386,13 @@ func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
 			if msg := checkAtomText(text); msg != "" {
 				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry: " + msg}
 			}
-			c.cache[idx] = intern(text).atom
-			c.cacheSet[idx] = true
+			c.atoms.atoms[idx] = intern(text).atom
+			c.atoms.set[idx] = true
 			off += l
-		} else if !c.cacheSet[idx] {
+		} else if !c.atoms.set[idx] {
 			return 0, &ProtocolError{Offset: off - 1, Msg: fmt.Sprintf("ei: atom cache entry %d used before being set", idx)}
 		}
-		c.refs = append(c.refs, c.cache[idx])
+		c.refs = append(c.refs, c.atoms.atoms[idx])
 	}
 	return off, nil
 }

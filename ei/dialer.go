@@ -3,6 +3,7 @@ package ei
 import (
 	"context"
 	"net"
+	"net/netip"
 
 	"github.com/goei/goei/epmd"
 )
@@ -35,4 +36,23 @@ func (n *Node) lookupClient() *epmd.Client {
 		return n.EPMD
 	}
 	return &epmd.Client{Dialer: n.Dialer}
+}
+
+// resolve returns the address of host to dial epmd and the node at, so
+// that Connect looks the name up once rather than for each dial, as
+// ei_connect does: host itself when a Dialer of the user's dials (a
+// proxy may resolve names of its own), when it does not resolve, or when
+// it has several addresses, which the dialer tries in turn.
+func (n *Node) resolve(ctx context.Context, host string) string {
+	if n.Dialer != nil || n.EPMD != nil && n.EPMD.Dialer != nil {
+		return host
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) != 1 {
+		return host
+	}
+	return ips[0].Unmap().String()
 }

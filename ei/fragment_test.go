@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"reflect"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -272,51 +271,6 @@ const (
 	testTimeoutShort = 200 * time.Millisecond
 	testTimeoutLong  = 30 * time.Second
 )
-
-// TestReceiveLargeFrames checks that the binaries of large messages,
-// which refer to the buffers they were read into, stay intact when more
-// frames arrive, fragmented or not, with a buffer reused when no binary
-// refers to it.
-func TestReceiveLargeFrames(t *testing.T) {
-	msgs := []Term{
-		pattern(300_000, 1),
-		Tuple{String(strings.Repeat("a", 60_000)), pattern(30_000, 2)}, // nothing shared
-		pattern(300_000, 3),
-		Tuple{pattern(70_000, 4), pattern(70_000, 5)}, // neither half of the message
-		pattern(100_000, 6),
-	}
-	for _, fs := range testFlagSets {
-		t.Run(fs.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				a, b := connPair(t, fs.flags, time.Hour)
-				to := mustPid(t, b.Node())
-				go func() {
-					for _, m := range msgs {
-						if err := a.Send(context.Background(), to, m); err != nil {
-							t.Errorf("Send() = %v", err)
-						}
-					}
-				}()
-				var got []Term
-				for range msgs {
-					m, err := b.Receive(context.Background())
-					if err != nil {
-						t.Fatalf("Receive() = %v", err)
-					}
-					got = append(got, m.Payload)
-				}
-				for i := range msgs {
-					if !reflect.DeepEqual(got[i], msgs[i]) {
-						t.Errorf("message %d = %.40v, want %.40v", i, got[i], msgs[i])
-					}
-				}
-				if bin := got[0].(Binary); cap(bin) != len(bin) {
-					t.Errorf("a received Binary has room to append to: cap %d, len %d", cap(bin), len(bin))
-				}
-			})
-		})
-	}
-}
 
 // TestFragmentReserve checks the memory set aside for a fragmented
 // message on the word of its first fragment: what the message will need

@@ -404,10 +404,13 @@ func (n *Node) connect(ctx context.Context, peer string, arb arbiter) (*Conn, er
 	}
 	ctx, cancel := n.setupContext(ctx)
 	defer cancel()
-	_, host, _ := strings.Cut(peer, "@")
+	alive, host, _ := strings.Cut(peer, "@")
+	addr := n.resolve(ctx, strings.Trim(host, "[]"))
 	port, version := n.DistPort, distVersion6
 	if port == 0 {
-		info, err := n.lookupClient().PortPlease(ctx, peer)
+		epmd := *n.lookupClient()
+		epmd.Host = addr
+		info, err := epmd.PortPlease(ctx, alive)
 		if err != nil {
 			return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
 		}
@@ -417,7 +420,7 @@ func (n *Node) connect(ctx context.Context, peer string, arb arbiter) (*Conn, er
 		}
 	}
 	d := n.dialer()
-	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)))
+	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("ei: connect %s: %w", peer, err)
 	}
@@ -585,7 +588,7 @@ func (n *Node) finishHandshake(ctx context.Context, h *handshake, stop func() bo
 	if h.arb != nil {
 		ch = h.arb
 	}
-	return newConnWith(n, h.nc, h.cr, bufio.NewReaderSize(h.cr, readBufferSize), p, ch), nil
+	return newConnWith(n, h.nc, h.cr, bufio.NewReaderSize(h.cr, smallReadBuffer), p, ch), nil
 }
 
 // Listener accepts distribution connections for a Node.

@@ -115,7 +115,7 @@ func (c *Client) PortPlease(ctx context.Context, name string) (NodeInfo, error) 
 	if err := checkName(alive); err != nil {
 		return NodeInfo{}, fmt.Errorf("epmd: port please %q: %w", name, err)
 	}
-	reply, err := c.exchange(ctx, host, &PortPlease2Req{Name: alive}, maxPort2Resp)
+	reply, err := c.exchangeUntil(ctx, host, &PortPlease2Req{Name: alive}, maxPort2Resp, port2RespLen)
 	if err != nil {
 		return NodeInfo{}, fmt.Errorf("epmd: port please %q: %w", name, err)
 	}
@@ -411,6 +411,13 @@ func frameRequest(req Request) ([]byte, error) {
 // closes the connection. A reply longer than limit is a ProtocolError. When
 // ctx ends first, the error is ctx.Err().
 func (c *Client) exchange(ctx context.Context, host string, req Request, limit int) ([]byte, error) {
+	return c.exchangeUntil(ctx, host, req, limit, nil)
+}
+
+// exchangeUntil is exchange reading only until whole reports the
+// length of the reply, when whole is not nil, rather than until epmd
+// closes the connection. Bytes after the reply are not read.
+func (c *Client) exchangeUntil(ctx context.Context, host string, req Request, limit int, whole func([]byte) int) ([]byte, error) {
 	frame, err := frameRequest(req)
 	if err != nil {
 		return nil, err
@@ -422,24 +429,76 @@ func (c *Client) exchange(ctx context.Context, host string, req Request, limit i
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(clientPastDeadline) })
 	defer stop()
-	reply, err := roundTrip(conn, frame, limit)
+	reply, err := roundTrip(conn, frame, limit, whole)
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	return reply, err
 }
 
-// roundTrip writes frame and reads until EOF, at most limit bytes.
-func roundTrip(conn net.Conn, frame []byte, limit int) ([]byte, error) {
+// roundTrip writes frame and reads until EOF, or until whole reports
+// the reply whole (its length), at most limit bytes.
+func roundTrip(conn net.Conn, frame []byte, limit int, whole func([]byte) int) ([]byte, error) {
 	if _, err := conn.Write(frame); err != nil {
 		return nil, err
 	}
-	reply, err := io.ReadAll(io.LimitReader(conn, int64(limit)+1))
-	if err != nil {
-		return nil, err
+	var reply []byte
+	if whole == nil {
+		var err error
+		if reply, err = io.ReadAll(io.LimitReader(conn, int64(limit)+1)); err != nil {
+			return nil, err
+		}
+	} else {
+		buf := make([]byte, 0, 64)
+		for len(buf) <= limit {
+			if n := whole(buf); n > 0 {
+				buf = buf[:n]
+				break
+			}
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := conn.Read(buf[len(buf):min(cap(buf), limit+1)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		reply = buf
 	}
 	if len(reply) > limit {
 		return nil, &ProtocolError{Offset: limit, Msg: fmt.Sprintf("reply longer than %d bytes", limit)}
 	}
 	return reply, nil
+}
+
+// port2RespLen returns the length of the PORT2_RESP at the start of b,
+// or 0 if b does not hold all of it yet, so that PortPlease need not wait
+// for epmd to close the connection, as erl_interface does not. Bytes that
+// are not a PORT2_RESP count as whole, for UnmarshalBinary to refuse.
+//
+//	119:1 Result:1 [PortNo:2 NodeType:1 Protocol:1 HighestVersion:2
+//	LowestVersion:2 Nlen:2 NodeName:Nlen Elen:2 Extra:Elen]
+func port2RespLen(b []byte) int {
+	switch {
+	case len(b) < 2:
+		return 0
+	case b[0] != tagPort2Resp:
+		return len(b)
+	case b[1] != 0:
+		return 2
+	case len(b) < 12:
+		return 0
+	}
+	n := 12 + int(binary.BigEndian.Uint16(b[10:]))
+	if len(b) < n+2 {
+		return 0
+	}
+	if n += 2 + int(binary.BigEndian.Uint16(b[n:])); len(b) < n {
+		return 0
+	}
+	return n
 }

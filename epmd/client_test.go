@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeEPMD listens on loopback and runs handle on every connection it
@@ -136,8 +138,11 @@ func TestClientRequests(t *testing.T) {
 		{"PortPlease empty reply", portPlease("foo"), portPleaseReq, nil, NodeInfo{}, errProtocol},
 		{"PortPlease garbage", portPlease("foo"), portPleaseReq, []byte("hello"), NodeInfo{}, errProtocol},
 		{"PortPlease truncated", portPlease("foo"), portPleaseReq, fooPort2Resp[:12], NodeInfo{}, errProtocol},
+		// Bytes after the reply are not read.
 		{"PortPlease trailing", portPlease("foo"), portPleaseReq, append(fooPort2Resp[:len(fooPort2Resp):len(fooPort2Resp)], 0),
-			NodeInfo{}, errProtocol},
+			fooInfo, nil},
+		{"PortPlease extra", portPlease("foo"), portPleaseReq, append(append(fooPort2Resp[:len(fooPort2Resp)-2:len(fooPort2Resp)-2], 0, 2, 'x', 'y'), 0),
+			NodeInfo{Name: "foo", Port: 0x1234, Type: NodeTypeNormal, Protocol: ProtocolTCP, HighestVersion: 6, LowestVersion: 5, Extra: []byte("xy")}, nil},
 		{"PortPlease oversize", portPlease("foo"), portPleaseReq, make([]byte, maxPort2Resp+1), NodeInfo{}, errProtocol},
 
 		{"Unpublish", unpublish, frameOf(115, 'f', 'o', 'o'), []byte("STOPPED"), nil, nil},
@@ -182,6 +187,48 @@ func TestClientRequests(t *testing.T) {
 				t.Errorf("request %x, want %x", req, tt.wantReq)
 			}
 		})
+	}
+}
+
+// TestClientPortPleaseOpen checks that PortPlease returns once it has
+// the whole reply, without waiting for epmd to close the connection,
+// whether the reply comes in one piece or byte by byte.
+func TestClientPortPleaseOpen(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		reply []byte
+		want  NodeInfo
+		err   error
+	}{
+		{"found", fooPort2Resp, fooInfo, nil},
+		{"not found", []byte{119, 1}, NodeInfo{}, ErrNotRegistered},
+	} {
+		for _, bytewise := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s bytewise=%v", tt.name, bytewise), func(t *testing.T) {
+				done := make(chan struct{})
+				c := fakeEPMD(t, func(c net.Conn) {
+					if _, err := readFrame(c); err != nil {
+						return
+					}
+					if bytewise {
+						for _, b := range tt.reply {
+							c.Write([]byte{b})
+						}
+					} else {
+						c.Write(tt.reply)
+					}
+					<-done // and keep the connection open
+				})
+				defer close(done)
+				// On a client that waits for the close, the time runs out.
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				info, err := c.PortPlease(ctx, "foo")
+				if !checkErr(err, tt.err) || !reflect.DeepEqual(info, tt.want) {
+					t.Errorf("PortPlease() = %+v, %v; want %+v, %v", info, err, tt.want, tt.err)
+				}
+			})
+		}
 	}
 }
 

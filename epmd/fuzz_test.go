@@ -104,7 +104,17 @@ func FuzzAlive2XResp(f *testing.F) {
 
 func FuzzPort2Resp(f *testing.F) {
 	addSeeds(f, &Port2Resp{}, []byte{119, 0, 0, 1, 72, 0, 0, 6, 0, 5, 0, 1, 'a', 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, data []byte) { checkRoundTrip(t, &Port2Resp{}, data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		valid := checkRoundTrip(t, &Port2Resp{}, data) != nil
+		// The client stops reading where port2RespLen says a reply ends.
+		n := port2RespLen(data)
+		if n < 0 || n > len(data) {
+			t.Fatalf("port2RespLen(%x) = %d, outside the %d bytes", data, n, len(data))
+		}
+		if valid && (n != len(data) || port2RespLen(data[:len(data)-1]) != 0) {
+			t.Fatalf("port2RespLen(%x) = %d, port2RespLen(without the last byte) = %d; want %d, 0", data, n, port2RespLen(data[:len(data)-1]), len(data))
+		}
+	})
 }
 
 func FuzzNamesResp(f *testing.F) {

@@ -1,0 +1,90 @@
+package ei
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestReceiveLargeFrames checks that the binaries of large messages,
+// which refer to the buffers they were read into, stay intact when more
+// frames arrive, fragmented or not, with a buffer reused when no binary
+// refers to it.
+func TestReceiveLargeFrames(t *testing.T) {
+	msgs := []Term{
+		pattern(300_000, 1),
+		Tuple{String(strings.Repeat("a", 60_000)), pattern(30_000, 2)}, // nothing shared
+		pattern(300_000, 3),
+		Tuple{pattern(70_000, 4), pattern(70_000, 5)}, // neither half of the message
+		pattern(100_000, 6),
+	}
+	for _, fs := range testFlagSets {
+		t.Run(fs.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := connPair(t, fs.flags, time.Hour)
+				to := mustPid(t, b.Node())
+				go func() {
+					for _, m := range msgs {
+						if err := a.Send(context.Background(), to, m); err != nil {
+							t.Errorf("Send() = %v", err)
+						}
+					}
+				}()
+				var got []Term
+				for range msgs {
+					m, err := b.Receive(context.Background())
+					if err != nil {
+						t.Fatalf("Receive() = %v", err)
+					}
+					got = append(got, m.Payload)
+				}
+				for i := range msgs {
+					if !reflect.DeepEqual(got[i], msgs[i]) {
+						t.Errorf("message %d = %.40v, want %.40v", i, got[i], msgs[i])
+					}
+				}
+				if bin := got[0].(Binary); cap(bin) != len(bin) {
+					t.Errorf("a received Binary has room to append to: cap %d, len %d", cap(bin), len(bin))
+				}
+			})
+		})
+	}
+}
+
+// TestConnReadBufferGrows checks that the read buffer stays small while
+// frames trickle in and grows once a read fills it, keeping the bytes it
+// held, so that every frame arrives intact.
+func TestConnReadBufferGrows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer := newRawConn(t, DefaultFlags, time.Hour)
+		one := erlFrames(1, 8)
+		go peer.Write(one)
+		if _, err := c.Receive(context.Background()); err != nil {
+			t.Fatalf("Receive() = %v", err)
+		}
+		synctest.Wait()
+		if got := c.br.Size(); got != 4096 {
+			t.Errorf("after one small frame, read buffer of %d bytes, want 4096 still", got)
+		}
+		// Frames of 1000 bytes do not end where a 4096-byte read does:
+		// the buffer grows holding part of one.
+		const n = 50
+		frames := erlFrames(n, 1000)
+		go peer.Write(frames[len(erlFrames(1, 1000)):]) // the cache is set already
+		for i := 1; i < n; i++ {
+			m, err := c.Receive(context.Background())
+			if err != nil {
+				t.Fatalf("Receive() = %v", err)
+			}
+			if p, ok := m.Payload.(Tuple); !ok || len(p) != 3 || len(p[2].(Binary)) != 1000 {
+				t.Fatalf("message %d = %.60v, want {msg, 1, <<1000 bytes>>}", i, m.Payload)
+			}
+		}
+		if got := c.br.Size(); got != readBufferSize {
+			t.Errorf("after %d frames at once, read buffer of %d bytes, want %d", n, got, readBufferSize)
+		}
+	})
+}

@@ -23,6 +23,7 @@ const (
 	atomCacheSize     = 2048
 	readBufferSize    = 64 << 10 // see Conn.growReader
 	smallReadBuffer   = 4 << 10
+	largeReadBuffer   = 256 << 10
 	maxKeptWriteBuf   = 1 << 20 // larger write buffers are not kept between sends
 	receiveQueueDepth = 256
 )
@@ -78,16 +79,26 @@ func (m Message) To() Term {
 // A Conn runs two goroutines until it goes down or is closed: one reads
 // frames from the peer (decoding messages, answering UNLINK_ID, routing
 // rpc replies) and one sends ticks when nothing else has been written for
-// a quarter of the net tick time. A peer silent for the whole net tick
-// time has its connection closed with an error wrapping ErrTimeout. Close
-// a Conn when done with it, even after it went down; Close waits for both
-// goroutines.
+// a quarter of the net tick time, and writes the answers to UNLINK_ID
+// when no sender is writing, so that a peer that does not read cannot
+// hold up reading. A peer silent for the whole net tick time (up to a
+// quarter more) has its connection closed with an error wrapping
+// ErrTimeout. Close a Conn when done with it, even after it went down;
+// Close waits for both goroutines.
 //
 // Send, RegSend, Link, Unlink, Exit, Exit2, SendControl and RPC are safe
-// for concurrent use. Receive may also be called concurrently, but each
-// message goes to only one caller; usually one goroutine receives.
-// Messages are queued while nobody receives; when the queue is full, the
-// Conn stops reading from the peer, so rpc replies wait too.
+// for concurrent use: a sender that finds another one writing queues its
+// message, and the one writing writes all those queued at once, as erl
+// writes its distribution queue. Large messages go out in fragments (see
+// SendControl) between which the other senders' messages pass. Receive
+// may also be called concurrently, but each message goes to only one
+// caller; usually one goroutine receives. Messages are queued while
+// nobody receives; when the queue is full, the Conn stops reading from
+// the peer, so rpc replies wait too.
+//
+// A binary of 64 KiB or more received in a message larger than the read
+// buffer shares the memory the message was read into, when it makes up
+// at least half of the message, rather than being copied out of it.
 type Conn struct {
 	node *Node
 	nc   net.Conn

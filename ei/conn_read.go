@@ -54,15 +54,21 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 // growReader replaces the read buffer, which starts at
 // smallReadBuffer, by one of readBufferSize once a read filled it or a
-// frame of size bytes was larger: a connection that carries more than a
-// trickle then reads more at once, and one that carries little holds
+// frame of size bytes was larger, and by one of largeReadBuffer once a
+// frame was larger than readBufferSize: a connection that carries more
+// than a trickle then reads more at once (fewer reads cost less than the
+// copies out of the buffer they save), and one that carries little holds
 // little.
 func (c *Conn) growReader(size int) {
-	if c.br.Size() >= readBufferSize || !c.cr.filled && size <= c.br.Size() {
+	want := readBufferSize
+	if size > readBufferSize {
+		want = largeReadBuffer
+	}
+	if c.br.Size() >= want || !c.cr.filled && size <= c.br.Size() {
 		return
 	}
 	rest, _ := c.br.Peek(c.br.Buffered())
-	c.br = bufio.NewReaderSize(&prefixReader{rest: bytes.Clone(rest), r: c.cr}, readBufferSize)
+	c.br = bufio.NewReaderSize(&prefixReader{rest: bytes.Clone(rest), r: c.cr}, want)
 }
 
 // prefixReader reads rest, then r.

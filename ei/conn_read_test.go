@@ -55,8 +55,9 @@ func TestReceiveLargeFrames(t *testing.T) {
 }
 
 // TestConnReadBufferGrows checks that the read buffer stays small while
-// frames trickle in and grows once a read fills it, keeping the bytes it
-// held, so that every frame arrives intact.
+// frames trickle in and grows once a read fills it, and again for frames
+// larger than it, keeping the bytes it held, so that every frame arrives
+// intact.
 func TestConnReadBufferGrows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, peer := newRawConn(t, DefaultFlags, time.Hour)
@@ -85,6 +86,18 @@ func TestConnReadBufferGrows(t *testing.T) {
 		}
 		if got := c.br.Size(); got != readBufferSize {
 			t.Errorf("after %d frames at once, read buffer of %d bytes, want %d", n, got, readBufferSize)
+		}
+		// Frames larger than that, fragments of 64 KiB with their
+		// headers, make it larger still.
+		big := erlFrames(2, 200_000)
+		go peer.Write(big[len(erlFrames(1, 200_000)):])
+		if m, err := c.Receive(context.Background()); err != nil {
+			t.Fatalf("Receive() = %v", err)
+		} else if p, ok := m.Payload.(Tuple); !ok || len(p) != 3 || len(p[2].(Binary)) != 200_000 {
+			t.Fatalf("Receive() = %.60v, want {msg, 1, <<200000 bytes>>}", m.Payload)
+		}
+		if got := c.br.Size(); got != largeReadBuffer {
+			t.Errorf("after fragments of 64 KiB, read buffer of %d bytes, want %d", got, largeReadBuffer)
 		}
 	})
 }

@@ -202,16 +202,18 @@ func (f *outFrame) bytes() []byte {
 // control carries one (payload is ignored otherwise). Messages go out with
 // the 131/68 distribution header when the peer accepted FlagDistHdrAtomCache
 // (with no atom cache references), else as pass-through messages. When
-// the peer also accepted FlagFragments, a message of more than 64 KiB
-// goes out in fragments of that size, as erl sends it, and the messages
-// sent meanwhile by other goroutines pass between the fragments.
+// the peer also accepted FlagFragments, a message of 128 KiB or more
+// goes out in fragments of 64 KiB (the last one up to twice that), as erl
+// sends it, and the messages sent meanwhile by other goroutines pass
+// between the fragments.
 // SendControl returns once the message is written; binaries in payload
 // are written from their own memory, which must not change until then.
 //
-// Cancelling ctx interrupts a write blocked on a peer that does not read,
-// and the wait behind other goroutines' messages; if part of the message
-// was written, the connection is closed, since the peer could not find
-// the next frame or complete the message.
+// Cancelling ctx interrupts a write blocked on a peer that does not read
+// (over TCP, within 20 ms of the cancellation; a deadline of ctx is kept
+// to the point), and the wait behind other goroutines' messages; if part
+// of the message was written, the connection is closed, since the peer
+// could not find the next frame or complete the message.
 func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ei: send: %w", err)
@@ -228,7 +230,7 @@ func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error
 			c.tracef("-> %T%+v\n", ctl, ctl)
 		}
 	}
-	if c.fragments() && f.frameLen()-f.dataOff > fragmentSize {
+	if c.fragments() && f.frameLen()-f.dataOff >= 2*fragmentSize {
 		return c.sendFragments(ctx, f)
 	}
 	f.segs = f.appendRange(f.segs[:0], 0, f.frameLen())
@@ -237,10 +239,13 @@ func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error
 }
 
 // sendFragments writes f in fragments of fragmentSize bytes of its data
-// (f.buf after dataOff), each waiting its turn in the writer's queue.
+// (f.buf after dataOff), the last taking the rest, less than twice that,
+// rather than a fragment of its own: erl would cut a message of 64 KiB
+// and a few bytes in two, which costs both sides more than the latency it
+// saves others. Each fragment waits its turn in the writer's queue.
 func (c *Conn) sendFragments(ctx context.Context, f *outFrame) error {
 	data := f.frameLen() - f.dataOff
-	n := (data + fragmentSize - 1) / fragmentSize
+	n := data / fragmentSize
 	seq := c.fragSeq.Add(1)
 	for i := range n {
 		id := uint64(n - i)
@@ -256,7 +261,10 @@ func (c *Conn) sendFragments(ctx context.Context, f *outFrame) error {
 			h = append(h, 0) // no atom cache refs
 		}
 		from := f.dataOff + i*fragmentSize
-		to := min(from+fragmentSize, f.frameLen())
+		to := from + fragmentSize
+		if i == n-1 {
+			to = f.frameLen()
+		}
 		binary.BigEndian.PutUint32(h, uint32(len(h)-4+to-from))
 		f.segs = append(f.segs[:0], h)
 		f.segs = f.appendRange(f.segs, from, to)

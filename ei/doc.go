@@ -169,9 +169,11 @@
 //     Accept.
 //   - Conn.Receive: the wait only; the connection stays up.
 //   - The Conn send methods (Send, RegSend, Link, Unlink, Exit, Exit2,
-//     SendControl): a write blocked on a peer that does not read. If part
-//     of the message was written, the connection is closed, since the peer
-//     could not find the next frame.
+//     SendControl): a write blocked on a peer that does not read (over
+//     TCP, within 20 ms of the cancellation), and the wait behind other
+//     senders' messages. If part of the message was written, the
+//     connection is closed, since the peer could not find the next frame
+//     or complete a fragmented message.
 //   - Conn.RPC: the call, which is abandoned; its reply, if it comes, is
 //     dropped (see Conn.RPC for the limit).
 //   - Mailbox.Receive: the wait only; the mailbox stays intact.
@@ -201,7 +203,10 @@
 //
 // A Conn refuses messages larger than Node.MaxMessageSize (64 MiB unless
 // set) before reading them, and fragmented messages in flight beyond
-// MaxFragmentedSize and MaxFragmentSequences; atom cache entries, like
+// MaxFragmentedSize and MaxFragmentSequences; it closes the connection of
+// a peer that sends signals to answer (UNLINK_ID, LINK to a process that
+// does not exist) while reading nothing, once 256 KiB of answers wait
+// for it; atom cache entries, like
 // atoms, have at most 255 characters; handshake messages are read up to
 // 1 KiB, and node names have at most 255 bytes, on both sides, as in erl.
 // A Listener holds at most 1024 pending connections and, to make room,
@@ -230,11 +235,15 @@
 // the Node's fields are set. Several goroutines may send on one Conn, and
 // RPC calls may run alongside each other and alongside Receive, since the
 // Conn routes each rpc reply to its call. Receive may be called from
-// several goroutines too, but each message goes to one of them.
+// several goroutines too, but each message goes to one of them. Senders
+// share the connection's writes: one writing writes the messages of those
+// waiting behind it at once, and a large message goes out in fragments of
+// 64 KiB, as erl sends it, so that small messages pass it.
 //
 // A Conn owns two goroutines: one reads frames (consuming ticks,
 // answering UNLINK_ID, routing rpc replies) and queues messages for
-// Receive, the other sends ticks. They end when the connection goes down;
+// Receive, the other sends ticks and writes the answers to UNLINK_ID when
+// no sender does. They end when the connection goes down;
 // Conn.Close closes it and waits for them. A Listener owns, from Listen
 // on, a goroutine that accepts connections and one per handshake under
 // way or established connection that Accept has not returned yet, at most

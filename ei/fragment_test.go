@@ -53,9 +53,10 @@ func bigMessage() Term {
 }
 
 // TestSendFragments checks the frames of a large message: fragments of
-// 64 KiB of data when the peer takes them, the first with an empty atom
-// cache header, ids counting down to 1, one sequence id; a single frame
-// otherwise. Either way the frames decode to the message sent.
+// 64 KiB of data when the peer takes them (the last with the rest), the
+// first with an empty atom cache header, ids counting down to 1, one
+// sequence id; a single frame otherwise. Either way the frames decode to
+// the message sent. A message of less than 128 KiB goes whole.
 func TestSendFragments(t *testing.T) {
 	to := Pid{Node: "b@host", ID: 7, Creation: 2}
 	for _, tt := range []struct {
@@ -90,8 +91,8 @@ func TestSendFragments(t *testing.T) {
 						if f[0] != 131 || f[1] != tag || binary.BigEndian.Uint64(f[2:]) != seq || id == 0 || i == 0 && f[18] != 0 {
 							t.Fatalf("frame %d = %x..., want a fragment of sequence %d", i, f[:19], seq)
 						}
-						if id > 1 && data != fragmentSize || data > fragmentSize {
-							t.Errorf("fragment %d (id %d) carries %d bytes, want %d", i, id, data, fragmentSize)
+						if id > 1 && data != fragmentSize || data < fragmentSize || data >= 2*fragmentSize {
+							t.Errorf("fragment %d (id %d) carries %d bytes, want %d (up to twice that for the last)", i, id, data, fragmentSize)
 						}
 					} else if i > 0 {
 						t.Fatalf("got a second frame %x...", f[:8])
@@ -115,6 +116,20 @@ func TestSendFragments(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSendUnder128KiB checks that a message of less than 128 KiB goes in
+// one frame even when the peer takes fragments.
+func TestSendUnder128KiB(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer := newRawConn(t, DefaultFlags, time.Hour)
+		frames := readFrames(peer)
+		go c.Send(context.Background(), Pid{Node: "b@host", ID: 7, Creation: 2}, pattern(120_000, 1))
+		f := <-frames
+		if f[0] != 131 || f[1] != distHeader || len(f) < 120_000 {
+			t.Errorf("frame of %d bytes %x..., want the whole message after 131, 68", len(f), f[:4])
+		}
+	})
 }
 
 // TestSendFragmentsLetOthersPass checks that a message sent while a

@@ -726,11 +726,7 @@ func erlFrames(n, size int) []byte {
 func BenchmarkConnReceive(b *testing.B) {
 	for _, size := range []int{16, 1024, 64 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer l.Close()
+			c, peer := newTCPConn(b, readBufferSize)
 			k := min(999, 16<<20/size) // messages in a batch
 			first := erlFrames(1, size)
 			batch := erlFrames(k+1, size)
@@ -738,19 +734,13 @@ func BenchmarkConnReceive(b *testing.B) {
 			per := len(batch) / k
 			done := make(chan error, 1)
 			go func() {
-				nc, err := l.Accept()
-				if err != nil {
-					done <- err
-					return
-				}
-				defer nc.Close()
-				if _, err := nc.Write(first); err != nil {
+				if _, err := peer.Write(first); err != nil {
 					done <- err
 					return
 				}
 				for left := b.N - 1; left > 0; {
 					n := min(left, k)
-					if _, err := nc.Write(batch[:n*per]); err != nil {
+					if _, err := peer.Write(batch[:n*per]); err != nil {
 						done <- err
 						return
 					}
@@ -758,15 +748,6 @@ func BenchmarkConnReceive(b *testing.B) {
 				}
 				done <- nil
 			}()
-			nc, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
-			n.init()
-			cr := &connReader{nc: nc}
-			c := newConn(n, nc, cr, bufio.NewReaderSize(cr, readBufferSize), peerInfo{name: "b@host", flags: DefaultFlags})
-			defer c.Close()
 			ctx := context.Background()
 			b.SetBytes(int64(per))
 			b.ReportAllocs()
@@ -793,19 +774,10 @@ func BenchmarkConnReceive(b *testing.B) {
 // message sent with RegSend to a peer that answers each frame at once
 // with a SEND frame, received with Receive, over loopback TCP.
 func BenchmarkConnPingPong(b *testing.B) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	c, peer := newTCPConn(b, readBufferSize)
 	reply := erlFrames(1, 8)
 	go func() {
-		nc, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		r := bufio.NewReader(nc)
+		r := bufio.NewReader(peer)
 		var hdr [4]byte
 		for {
 			if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -814,20 +786,11 @@ func BenchmarkConnPingPong(b *testing.B) {
 			if _, err := r.Discard(int(binary.BigEndian.Uint32(hdr[:]))); err != nil {
 				return
 			}
-			if _, err := nc.Write(reply); err != nil {
+			if _, err := peer.Write(reply); err != nil {
 				return
 			}
 		}
 	}()
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
-	n.init()
-	cr := &connReader{nc: nc}
-	c := newConn(n, nc, cr, bufio.NewReaderSize(cr, readBufferSize), peerInfo{name: "b@host", flags: DefaultFlags})
-	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	self := Pid{Node: "a@host", ID: 1, Creation: 1}
@@ -842,4 +805,34 @@ func BenchmarkConnPingPong(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newTCPConn returns a Conn with a read buffer of size bytes over
+// loopback TCP, with no handshake, and the other end; both are closed at
+// cleanup.
+func newTCPConn(tb testing.TB, size int) (*Conn, net.Conn) {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	peer, err := l.Accept()
+	if err != nil {
+		nc.Close()
+		tb.Fatal(err)
+	}
+	n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
+	n.init()
+	cr := &connReader{nc: nc}
+	c := newConn(n, nc, cr, bufio.NewReaderSize(cr, size), peerInfo{name: "b@host", flags: DefaultFlags})
+	tb.Cleanup(func() {
+		c.Close()
+		peer.Close()
+	})
+	return c, peer
 }

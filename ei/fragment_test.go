@@ -1,13 +1,11 @@
 package ei
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"reflect"
 	"testing"
 	"testing/synctest"
@@ -234,25 +232,7 @@ func TestSendQueueCancel(t *testing.T) {
 func TestSendBlockedTCP(t *testing.T) {
 	for _, name := range []string{"cancel", "deadline"} {
 		t.Run(name, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			nc, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			peer, err := l.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
-			n.init()
-			cr := &connReader{nc: nc}
-			c := newConn(n, nc, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: DefaultFlags})
-			defer c.Close()
+			c, peer := newTCPConn(t, smallReadBuffer)
 			ctx, cancel := context.WithTimeout(context.Background(), testTimeoutShort)
 			defer cancel()
 			if name == "cancel" {
@@ -267,7 +247,7 @@ func TestSendBlockedTCP(t *testing.T) {
 				}()
 			}
 			big := make(Binary, 64<<20) // more than the socket buffers hold
-			err = c.Send(ctx, Pid{Node: "b@host", ID: 7, Creation: 2}, big)
+			err := c.Send(ctx, Pid{Node: "b@host", ID: 7, Creation: 2}, big)
 			if !errors.Is(err, ctx.Err()) || ctx.Err() == nil {
 				t.Errorf("Send() to a peer that does not read = %v, want %v", err, ctx.Err())
 			}

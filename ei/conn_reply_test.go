@@ -7,6 +7,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -97,4 +98,83 @@ func TestTableConnPeerNotReading(t *testing.T) {
 			t.Errorf("Receive() behind replies the peer does not read = %v, %v; want hi", got, err)
 		}
 	})
+}
+
+// TestFloodBothWays checks that two nodes flooding each other with large
+// messages and with links to processes that do not exist (each answered
+// by the peer's read goroutine with EXIT noproc) keep their connection:
+// neither read goroutine waits on its writes, and the replies queued
+// while both read stay under maxQueuedReplies.
+func TestFloodBothWays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods a connection for 3 s")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := &Node{Name: "b@127.0.0.1", Cookie: "c", MailboxSize: 4}
+	lb, err := b.Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	a := &Node{Name: "a@127.0.0.1", Cookie: "c", MailboxSize: 4, DistPort: lb.Addr().(*net.TCPAddr).Port}
+	defer a.Close()
+	defer b.Close()
+	mbA, err := a.NewMailbox("sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbB, err := b.NewMailbox("sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mbA.Send(ctx, RegName{"sink", "b@127.0.0.1"}, Atom("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mbB.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := Binary(make([]byte, 1<<20))
+	var progress atomic.Int64
+	errs := make(chan error, 4)
+	flood := func(mb *Mailbox, peer Atom, creation uint32) {
+		go func() {
+			for ctx.Err() == nil {
+				if err := mb.Send(ctx, RegName{"sink", peer}, big); err != nil {
+					errs <- err
+					return
+				}
+				progress.Add(1)
+			}
+			errs <- nil
+		}()
+		go func() {
+			for i := uint32(1 << 30); ctx.Err() == nil; i++ {
+				if err := mb.Link(ctx, Pid{Node: peer, ID: i, Creation: creation}); err != nil {
+					errs <- err
+					return
+				}
+				progress.Add(1)
+			}
+			errs <- nil
+		}()
+	}
+	ca, _ := a.CurrentCreation()
+	cb, _ := b.CurrentCreation()
+	flood(mbA, "b@127.0.0.1", cb)
+	flood(mbB, "a@127.0.0.1", ca)
+	select {
+	case err := <-errs:
+		t.Fatalf("after %d sends and links: %v", progress.Load(), err)
+	case <-time.After(3 * time.Second):
+	}
+	cancel()
+	for range 4 {
+		if err := <-errs; err != nil && ctx.Err() == nil {
+			t.Errorf("after %d sends and links: %v", progress.Load(), err)
+		}
+	}
+	if progress.Load() < 1000 {
+		t.Errorf("%d sends and links in 3 s", progress.Load())
+	}
 }

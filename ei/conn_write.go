@@ -37,7 +37,11 @@ const (
 	// queued (UNLINK_ID_ACK and the like) while a write is blocked; a
 	// peer that sends signals but does not read past it has its
 	// connection closed, so that the read goroutine never waits on it.
-	maxQueuedReplies = 256 << 10
+	// Two nodes flooding each other with 1 MiB messages and links to
+	// processes that do not exist queued up to 1.9 MB of replies while
+	// reading all along (TestFloodBothWays): the bound leaves room for
+	// that eight times over.
+	maxQueuedReplies = 16 << 20
 )
 
 // splices are the binaries an encoding left out of its buffer: each goes

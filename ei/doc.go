@@ -205,7 +205,7 @@
 // set) before reading them, and fragmented messages in flight beyond
 // MaxFragmentedSize and MaxFragmentSequences; it closes the connection of
 // a peer that sends signals to answer (UNLINK_ID, LINK to a process that
-// does not exist) while reading nothing, once 256 KiB of answers wait
+// does not exist) while reading nothing, once 16 MiB of answers wait
 // for it; atom cache entries, like
 // atoms, have at most 255 characters; handshake messages are read up to
 // 1 KiB, and node names have at most 255 bytes, on both sides, as in erl.

@@ -423,7 +423,7 @@ func decodeShared(b []byte, off int, refs []Atom, magic, share bool) (m Message,
 	}
 	ctl, err := readControl(r)
 	if err != nil {
-		return m, false, shiftError(err, off)
+		return m, r.shared, shiftError(err, off)
 	}
 	more := r.Len() > 0
 	if u, ok := ctl.(UnknownControl); ok {
@@ -433,23 +433,23 @@ func decodeShared(b []byte, off int, refs []Atom, magic, share bool) (m Message,
 	m.Control = ctl
 	if !ctl.hasPayload() {
 		if more {
-			return m, false, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after control message", r.Len())}
+			return m, r.shared, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after control message", r.Len())}
 		}
-		return m, false, nil
+		return m, r.shared, nil
 	}
 	if !more {
-		return m, false, &ProtocolError{Offset: off + r.Offset(), Msg: "ei: control message without its payload"}
+		return m, r.shared, &ProtocolError{Offset: off + r.Offset(), Msg: "ei: control message without its payload"}
 	}
 	if magic {
 		if err := r.ReadVersion(); err != nil {
-			return m, false, shiftError(err, off)
+			return m, r.shared, shiftError(err, off)
 		}
 	}
 	if m.Payload, err = r.ReadTerm(); err != nil {
-		return m, false, shiftError(err, off)
+		return m, r.shared, shiftError(err, off)
 	}
 	if r.Len() > 0 {
-		return m, false, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after message", r.Len())}
+		return m, r.shared, &ProtocolError{Offset: off + r.Offset(), Msg: fmt.Sprintf("ei: %d unexpected bytes after message", r.Len())}
 	}
 	return m, r.shared, nil
 }

@@ -1,7 +1,9 @@
 package ei
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
@@ -100,4 +102,35 @@ func TestConnReadBufferGrows(t *testing.T) {
 			t.Errorf("after fragments of 64 KiB, read buffer of %d bytes, want %d", got, largeReadBuffer)
 		}
 	})
+}
+
+// TestLargeControlKeepsItsBinary checks that a large binary in a control
+// message without payload (an EXIT's reason), which the Binary shares
+// with the frame's buffer, keeps its bytes when the next large frames
+// arrive: the buffer is the message's, not read into again.
+func TestLargeControlKeepsItsBinary(t *testing.T) {
+	c, peer := newRawConn(t, DefaultFlags, time.Hour)
+	pa := Pid{Node: "a@host", ID: 1, Creation: 1}
+	pb := Pid{Node: "b@host", ID: 2, Creation: 2}
+	frame := func(fill byte) []byte {
+		body, err := Exit{From: pb, To: pa, Reason: Binary(bytes.Repeat([]byte{fill}, 300_000))}.appendControl([]byte{131, 68, 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+	}
+	go peer.Write(joinBytes(frame(1), frame(2), frame(3)))
+	var got []Binary
+	for range 3 {
+		m, err := c.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Control.(Exit).Reason.(Binary))
+	}
+	for i, b := range got {
+		if b[0] != byte(i+1) || b[len(b)-1] != byte(i+1) {
+			t.Errorf("reason %d: first byte %d, last %d; want %d", i, b[0], b[len(b)-1], i+1)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package ei
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -171,6 +172,7 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 	c.w.fired = make(chan struct{}, 1)
 	c.w.interrupt = c.interruptWrite
 	_, c.w.resumable = nc.(*net.TCPConn)
+	_, c.w.brittle = nc.(*tls.Conn)
 	if h != nil {
 		h.attach(c)
 	}

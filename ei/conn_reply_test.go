@@ -3,7 +3,9 @@ package ei
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"net"
 	"reflect"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/goei/goei/internal/erltest"
 )
 
 // TestConnUnlinkIDPeerNotReading checks that a peer that sends UNLINK_ID
@@ -176,5 +180,76 @@ func TestFloodBothWays(t *testing.T) {
 	}
 	if progress.Load() < 1000 {
 		t.Errorf("%d sends and links in 3 s", progress.Load())
+	}
+}
+
+// TestSendContextWithRepliesQueued checks that a sender whose context
+// ends while its write is blocked on a peer that does not read returns
+// then, though the read goroutine queued a reply behind its frame: the
+// sender leaves the reply to the tick goroutine rather than write it.
+func TestSendContextWithRepliesQueued(t *testing.T) {
+	c, peer := newRawConn(t, DefaultFlags, time.Hour)
+	unlinkID := joinBytes([]byte{0, 0, 0, 45, 131, 68, 0, 104, 4, 97, 35, 97, 1},
+		[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
+		[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9})
+	go func() {
+		for {
+			if _, err := c.Receive(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Link(ctx, Pid{Node: "a@host", ID: 1, Creation: 1}, Pid{Node: "b@host", ID: 2, Creation: 2})
+	}()
+	time.Sleep(50 * time.Millisecond) // Link leads, blocked on the pipe
+	peer.Write(unlinkID)              // the read goroutine queues the ack behind it
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Link() = %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Link() with a 300 ms context still blocked after 5 s")
+	}
+}
+
+// TestTLSSendInterruptedCloses checks that a send over TLS interrupted by
+// its context closes the connection: crypto/tls fails every write after
+// an interrupted one, which may have sent part of a record.
+func TestTLSSendInterruptedCloses(t *testing.T) {
+	pki := erltest.NewPKI(t)
+	cert := pki.Issue(t, "node", "localhost")
+	a, b := net.Pipe()
+	client := tls.Client(a, &tls.Config{RootCAs: pki.Pool, ServerName: "localhost"})
+	server := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert.TLS}})
+	go server.Handshake()
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	n := &Node{Name: "a@host", Cookie: "c", Creation: 1, NetTickTime: time.Hour}
+	n.init()
+	cr := &connReader{nc: client}
+	c := newConn(n, client, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: DefaultFlags, version: 6})
+	t.Cleanup(func() {
+		c.Close()
+		server.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := c.Send(ctx, Pid{Node: "b@host"}, Atom("x")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Send() to a peer that does not read = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Send() with a 200 ms context returned after %v", d)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Errorf("the connection is still up after an interrupted TLS write; Send() = %v", c.Send(context.Background(), Pid{Node: "b@host"}, Atom("x")))
 	}
 }

@@ -2,6 +2,7 @@ package ei
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -345,6 +346,7 @@ type connWriter struct {
 	wv        net.Buffers   // what is left to write, a view of vec
 	scratch   []byte        // the small pieces of a batch, joined
 	resumable bool          // writes resume after a deadline (TCP)
+	brittle   bool          // writes fail for good after a deadline (TLS)
 	pollUntil time.Time     // the write deadline set, if resumable
 	interrupt func()        // Conn.interruptWrite
 	fired     chan struct{} // interrupt ran
@@ -438,22 +440,38 @@ func (c *Conn) await(ctx context.Context, f *outFrame) error {
 	return f.err
 }
 
-// lead writes the queue, which holds own (nil for the tick goroutine),
-// as the one goroutine writing, then hands the lead on.
+// lead writes the queue, which holds own, as the one goroutine writing,
+// then hands the lead on. A sender writes under its own context, which
+// ends its lead: once own is written or taken back, it writes nothing
+// more, so that a peer that does not read cannot hold it past its
+// context. The tick goroutine (own nil) writes the replies at the head of
+// the queue, which nobody waits for, under no context.
 func (c *Conn) lead(ctx context.Context, own *outFrame) error {
 	w := &c.w
 	for {
 		w.mu.Lock()
+		if own != nil && own.state != frameDone {
+			if err := ctx.Err(); err != nil {
+				// Canceled before its turn: take it back, and leave
+				// the rest to the next.
+				if i := slices.Index(w.queue, own); i >= 0 {
+					w.queue = slices.Delete(w.queue, i, i+1)
+				}
+				own.err, own.state = err, frameDone
+				c.handOn(own)
+				return err
+			}
+		}
 		batch := w.queue
 		w.queue = w.spare[:0]
-		wctx := context.Background() // nobody cancels others' frames
-		if i := slices.Index(batch, own); i >= 0 {
-			if err := ctx.Err(); err != nil {
-				// Canceled before its turn: write the others.
-				own.err, own.state = err, frameDone
-				batch = slices.Delete(batch, i, i+1)
-			} else {
-				wctx = ctx
+		wctx := ctx
+		if own == nil {
+			// Replies alone: a sender waiting leads its frame and
+			// those behind it.
+			if i := slices.IndexFunc(batch, func(f *outFrame) bool { return f.owned }); i >= 0 {
+				w.queue = append(w.queue, batch[i:]...)
+				clear(batch[i:])
+				batch = batch[:i]
 			}
 		}
 		for _, f := range batch {
@@ -495,26 +513,39 @@ func (c *Conn) lead(ctx context.Context, own *outFrame) error {
 			batch[i] = nil
 		}
 		w.spare = batch[:0]
-		if len(w.queue) == 0 {
-			w.leading = false
+		if own == nil && len(w.queue) > 0 && !w.queue[0].owned {
 			w.mu.Unlock()
-			break
+			continue // replies queued meanwhile
 		}
-		// Hand the lead to the first sender waiting, who writes the
-		// queue with its own context; replies alone are written here.
-		i := slices.IndexFunc(w.queue, func(f *outFrame) bool { return f.owned })
-		if i >= 0 {
-			w.queue[i].state = frameLead
-			w.queue[i].signal <- struct{}{}
-			w.mu.Unlock()
-			break
+		c.handOn(own)
+		if own == nil {
+			return nil
 		}
+		return own.err
+	}
+}
+
+// handOn ends the lead of own's sender (nil: the tick goroutine's), with
+// w.mu held, which it unlocks: it hands the lead to the first sender
+// waiting, who writes the queue with its own context, or, if only
+// replies wait, to the tick goroutine.
+func (c *Conn) handOn(own *outFrame) {
+	w := &c.w
+	if i := slices.IndexFunc(w.queue, func(f *outFrame) bool { return f.owned }); i >= 0 {
+		w.queue[i].state = frameLead
+		w.queue[i].signal <- struct{}{}
 		w.mu.Unlock()
+		return
 	}
-	if own == nil {
-		return nil
+	w.leading = false
+	replies := len(w.queue) > 0
+	w.mu.Unlock()
+	if replies && own != nil {
+		select {
+		case c.kick <- struct{}{}:
+		default: // a kick is pending already
+		}
 	}
-	return own.err
 }
 
 // writeBatch writes the frames of batch at once: small pieces joined in
@@ -606,6 +637,15 @@ func (c *Conn) writeOut(ctx context.Context) (int64, error) {
 		<-w.fired
 		w.pollUntil = time.Time{}
 		c.nc.SetWriteDeadline(time.Time{})
+		if err != nil && w.brittle {
+			// A TLS connection fails every write after an
+			// interrupted one, which may have sent part of a record.
+			// Its Close would wait up to 5 s to send close_notify to
+			// the peer that does not read: close the connection
+			// under it first.
+			c.nc.(*tls.Conn).NetConn().Close()
+			c.shutdown()
+		}
 	}
 	return n + m, err
 }

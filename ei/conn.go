@@ -324,7 +324,6 @@ func (c *Conn) tickLoop(interval time.Duration) {
 	defer c.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	tick := &outFrame{buf: []byte{0, 0, 0, 0}}
 	for {
 		select {
 		case <-t.C:
@@ -352,9 +351,13 @@ func (c *Conn) tickLoop(interval time.Duration) {
 		if c.trace != nil {
 			c.tracef("-> tick\n")
 		}
-		tick.segs = append(tick.segs[:0], tick.buf)
+		// Queued like a reply, which nobody waits for: a tick that led
+		// the writes would write the frames of senders behind it with
+		// no context, beyond their own.
+		tick := &outFrame{buf: []byte{0, 0, 0, 0}}
+		tick.segs = [][]byte{tick.buf}
 		tick.size = len(tick.buf)
-		if err := c.submit(context.Background(), tick); err != nil {
+		if err := c.queueReply(tick); err != nil {
 			return // the read goroutine notices the broken connection
 		}
 	}

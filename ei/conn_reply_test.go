@@ -253,3 +253,35 @@ func TestTLSSendInterruptedCloses(t *testing.T) {
 		t.Errorf("the connection is still up after an interrupted TLS write; Send() = %v", c.Send(context.Background(), Pid{Node: "b@host"}, Atom("x")))
 	}
 }
+
+// TestSendContextBehindTick checks that a sender's context bounds its
+// wait when its frame is queued behind a tick: the tick goroutine, which
+// waits for nobody, must not write it with no context.
+func TestSendContextBehindTick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := newRawConn(t, DefaultFlags, 60*time.Second) // ticks every 15 s; the peer reads nothing
+		to := Pid{Node: "b@host", ID: 1, Creation: 1}
+		first := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			first <- c.Send(ctx, to, Atom("s")) // leads, blocked on the pipe
+		}()
+		time.Sleep(16 * time.Second) // a tick is queued behind it at 15 s
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		second := make(chan error, 1)
+		go func() { second <- c.Send(ctx, to, Atom("t")) }()
+		if err := <-first; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("first Send() = %v, want context.DeadlineExceeded", err)
+		}
+		select {
+		case err := <-second:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("second Send() = %v, want context.DeadlineExceeded", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Send() with a 10 s context still blocked after 30 s, behind a tick")
+		}
+	})
+}

@@ -17,16 +17,19 @@ import (
 	"github.com/goei/goei/internal/erltest"
 )
 
+// unlinkID returns a frame of UNLINK_ID with id from a@h <0.1.0> to
+// <0.2.0>.
+func unlinkID(id byte) []byte {
+	return joinBytes([]byte{0, 0, 0, 45, 131, 68, 0, 104, 4, 97, 35, 97, id},
+		[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
+		[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9})
+}
+
 // TestConnUnlinkIDPeerNotReading checks that a peer that sends UNLINK_ID
 // and reads nothing does not hold up reading: the acks wait, and what
 // follows is received. A peer that goes on past maxQueuedReplies has its
 // connection closed.
 func TestConnUnlinkIDPeerNotReading(t *testing.T) {
-	unlinkID := func(id byte) []byte {
-		return joinBytes([]byte{0, 0, 0, 45, 131, 68, 0, 104, 4, 97, 35, 97, id},
-			[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
-			[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9})
-	}
 	send := erlFrames(1, 8) // a REG_SEND
 	synctest.Test(t, func(t *testing.T) {
 		c, peer := newRawConn(t, DefaultFlags, time.Hour)
@@ -189,9 +192,6 @@ func TestFloodBothWays(t *testing.T) {
 // sender leaves the reply to the tick goroutine rather than write it.
 func TestSendContextWithRepliesQueued(t *testing.T) {
 	c, peer := newRawConn(t, DefaultFlags, time.Hour)
-	unlinkID := joinBytes([]byte{0, 0, 0, 45, 131, 68, 0, 104, 4, 97, 35, 97, 1},
-		[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9},
-		[]byte{88, 119, 3, 'a', '@', 'h', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9})
 	go func() {
 		for {
 			if _, err := c.Receive(context.Background()); err != nil {
@@ -206,7 +206,7 @@ func TestSendContextWithRepliesQueued(t *testing.T) {
 		done <- c.Link(ctx, Pid{Node: "a@host", ID: 1, Creation: 1}, Pid{Node: "b@host", ID: 2, Creation: 2})
 	}()
 	time.Sleep(50 * time.Millisecond) // Link leads, blocked on the pipe
-	peer.Write(unlinkID)              // the read goroutine queues the ack behind it
+	peer.Write(unlinkID(1))           // the read goroutine queues the ack behind it
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -230,14 +230,7 @@ func TestTLSSendInterruptedCloses(t *testing.T) {
 	if err := client.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{Name: "a@host", Cookie: "c", Creation: 1, NetTickTime: time.Hour}
-	n.init()
-	cr := &connReader{nc: client}
-	c := newConn(n, client, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: DefaultFlags, version: 6})
-	t.Cleanup(func() {
-		c.Close()
-		server.Close()
-	})
+	c := newConnOver(t, &Node{Name: "a@host", Cookie: "c", Creation: 1, NetTickTime: time.Hour}, client, server, DefaultFlags)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -306,14 +306,20 @@ func newRawConn(t testing.TB, flags Flags, tick time.Duration) (*Conn, net.Conn)
 // newRawConnNode is newRawConn for a Conn of node n.
 func newRawConnNode(t testing.TB, n *Node, flags Flags) (*Conn, net.Conn) {
 	a, b := net.Pipe()
+	return newConnOver(t, n, a, b, flags), b
+}
+
+// newConnOver returns a Conn of node n, past the handshake, over nc to
+// peer, closed with peer when the test ends.
+func newConnOver(t testing.TB, n *Node, nc, peer net.Conn, flags Flags) *Conn {
 	n.init()
-	cr := &connReader{nc: a}
-	c := newConn(n, a, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: flags, version: 6})
+	cr := &connReader{nc: nc}
+	c := newConn(n, nc, cr, bufio.NewReader(cr), peerInfo{name: "b@host", flags: flags, version: 6})
 	t.Cleanup(func() {
 		c.Close()
-		b.Close()
+		peer.Close()
 	})
-	return c, b
+	return c
 }
 
 // TestConnTicks checks that idle connections tick and stay up.

@@ -3,6 +3,7 @@ package ei_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +162,40 @@ func TestMailboxOverflow(t *testing.T) {
 	expect("gap1")
 	send("k")
 	expect("k")
+}
+
+// TestMailboxSlowDoesNotStall checks that a mailbox that receives
+// nothing does not hold up the others on the same connection: the
+// messages beyond its room are dropped, and those for its neighbour
+// arrive, all of them and in order.
+func TestMailboxSlowDoesNotStall(t *testing.T) {
+	const msgs = 200
+	ctx := testContext(t)
+	b := &ei.Node{Name: "b@127.0.0.1", Cookie: "c", MailboxSize: 4}
+	t.Cleanup(func() { b.Close() })
+	l, err := b.Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	newMailbox(t, b, "slow") // never receives
+	fast := newMailbox(t, b, "fast")
+	a := &ei.Node{Name: "a@127.0.0.1", Cookie: "c", DistPort: l.Addr().(*net.TCPAddr).Port}
+	t.Cleanup(func() { a.Close() })
+	from := newMailbox(t, a, "")
+	for i := range msgs {
+		// Interleaved on the one connection, the slow one's first.
+		if err := from.Send(ctx, ei.RegName{Name: "slow", Node: "b@127.0.0.1"}, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := from.Send(ctx, ei.RegName{Name: "fast", Node: "b@127.0.0.1"}, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		// fast holds 4 too: take each as it comes.
+		if got, err := fast.Receive(ctx); err != nil || got != int64(i) {
+			t.Fatalf("fast mailbox's message %d = %v, %v, with a full mailbox beside it", i, got, err)
+		}
+	}
 }
 
 // TestMailboxConcurrentReceive has several goroutines receive from one

@@ -123,6 +123,7 @@ type Conn struct {
 	cr        *connReader
 	br        *bufio.Reader
 	rbuf      []byte
+	shared    []byte     // the buffer the binaries of the message just read share
 	atoms     *atomCache // made on the first reference
 	refs      []Atom
 	frags     map[uint64]*fragments
@@ -131,10 +132,15 @@ type Conn struct {
 	kind      string // how the last frame was encoded, for the trace
 	kindRefs  int    // and how many atom cache references it had
 
-	msgs     chan Message
+	msgs     chan received
 	handler  connHandler   // takes messages instead of msgs, for connections in a Node's table
 	readDone chan struct{} // closed when the read goroutine ends
 	readErr  error         // why it ended; set before readDone closes
+
+	// Memory for large messages (see release.go).
+	free    freeList
+	reuseMu sync.Mutex
+	reused  []byte // the buffer of the message ReceiveReuse returned last
 
 	rpcMu        sync.Mutex
 	rpcWait      map[Pid]chan Term // nil channels for abandoned calls
@@ -162,7 +168,7 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 		trace:    n.Trace,
 		cr:       cr,
 		br:       br,
-		msgs:     make(chan Message, receiveQueueDepth),
+		msgs:     make(chan received, receiveQueueDepth),
 		readDone: make(chan struct{}),
 		rpcWait:  make(map[Pid]chan Term),
 		closing:  make(chan struct{}),
@@ -242,23 +248,28 @@ func (c *Conn) tracef(format string, args ...any) {
 // connection is down, Receive first returns the messages already queued,
 // then Err().
 func (c *Conn) Receive(ctx context.Context) (Message, error) {
+	r, err := c.receive(ctx)
+	return r.Message, err
+}
+
+func (c *Conn) receive(ctx context.Context) (received, error) {
 	select {
-	case m := <-c.msgs:
-		return m, nil
+	case r := <-c.msgs:
+		return r, nil
 	default:
 	}
 	select {
-	case m := <-c.msgs:
-		return m, nil
+	case r := <-c.msgs:
+		return r, nil
 	case <-c.readDone:
 		select {
-		case m := <-c.msgs:
-			return m, nil
+		case r := <-c.msgs:
+			return r, nil
 		default:
 		}
-		return Message{}, c.readErr
+		return received{}, c.readErr
 	case <-ctx.Done():
-		return Message{}, fmt.Errorf("ei: receive: %w", ctx.Err())
+		return received{}, fmt.Errorf("ei: receive: %w", ctx.Err())
 	}
 }
 

@@ -157,6 +157,8 @@ func (c *Conn) readFrames() error {
 			return err
 		}
 		c.growReader(size)
+		shared := c.shared // what m's binaries share, if anything
+		c.shared = nil
 		if !ok {
 			continue // a fragment of a message not yet complete
 		}
@@ -177,7 +179,7 @@ func (c *Conn) readFrames() error {
 			continue
 		}
 		select {
-		case c.msgs <- m:
+		case c.msgs <- received{Message: m, buf: shared}:
 		case <-c.closing:
 			return ErrClosed
 		}
@@ -220,7 +222,10 @@ func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
 		return Message{}, false, c.readError(noEOF(err))
 	}
 	m, ok, shared, err := c.parse(b, true)
-	if !shared && cap(b) <= maxKeptReadBuf {
+	switch {
+	case shared && err == nil:
+		c.share(b)
+	case !shared && cap(b) <= maxKeptReadBuf:
 		c.rbuf = b[:0]
 	}
 	return m, ok, err
@@ -232,6 +237,11 @@ func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
 func (c *Conn) readOwned(size int) ([]byte, error) {
 	b := c.rbuf[:0]
 	c.rbuf = nil
+	if cap(b) < size {
+		if f := c.free.get(size); f != nil {
+			b = f[:0]
+		}
+	}
 	if cap(b) < size {
 		// Up to growTrial bytes on the peer's word, then as they come.
 		b = make([]byte, 0, min(size, max(growTrial, cap(b))))

@@ -224,34 +224,47 @@ func reportMessageRates(b *testing.B, sides []side, got []sample, size int) {
 // BenchmarkErlToGoMessages measures one-way messages from one erl process
 // that sends {msg, I, Bin} as fast as it can, with Bin of each size, to
 // goei (Conn.Receive), to the C-node (ei_xreceive_msg, then ei_decode_*
-// of the message, copying Bin out as Receive does) and to a process on
-// another erl node. Each side's time runs from its request to the
-// sender's done after the last message.
+// of the message, copying Bin out into a buffer it reuses) and to a
+// process on another erl node. Each side's time runs from its request to
+// the sender's done after the last message. For 64 KB and more, goei
+// also receives with Conn.ReceiveReuse (SIZE-reuse), reusing memory as
+// the C-node reuses its buffers.
 func BenchmarkErlToGoMessages(b *testing.B) {
 	e := startBenchEnv(b)
 	for _, size := range []int{16, 1 << 10, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			goei := func(n int) (sample, error) { return e.receiveMessages(n, size) }
+			goei := func(n int) (sample, error) { return e.receiveMessages(n, size, false) }
 			e.compareMessages(b, size, "recv", goei)
 		})
+		if size >= 64<<10 {
+			b.Run(sizeName(size)+"-reuse", func(b *testing.B) {
+				goei := func(n int) (sample, error) { return e.receiveMessages(n, size, true) }
+				e.compareMessages(b, size, "recv", goei)
+			})
+		}
 	}
 }
 
 // receiveMessages has peer's bench process send n messages {msg, I, Bin}
 // with a size-byte Bin to goei's connection, and receives them with
-// Conn.Receive.
-func (e *benchEnv) receiveMessages(n, size int) (sample, error) {
+// Conn.Receive, or Conn.ReceiveReuse when reuse is true.
+func (e *benchEnv) receiveMessages(n, size int, reuse bool) (sample, error) {
 	start := time.Now()
 	if err := e.conn.RegSend(e.ctx, e.self, "bench", ei.Tuple{e.self, e.self, int64(n), int64(size)}); err != nil {
 		return sample{}, err
 	}
+	receive := e.conn.Receive
+	if reuse {
+		receive = e.conn.ReceiveReuse
+	}
 	for range n {
-		t, err := e.receiveTuple("msg")
+		m, err := receive(e.ctx)
 		if err != nil {
 			return sample{}, err
 		}
-		if len(t) != 3 || !isBinary(t[2], size) {
-			return sample{}, fmt.Errorf("received %v, want {msg, I, <<%d bytes>>}", t, size)
+		t, ok := m.Payload.(ei.Tuple)
+		if !ok || len(t) != 3 || t[0] != ei.Atom("msg") || !isBinary(t[2], size) {
+			return sample{}, fmt.Errorf("received %v, want {msg, I, <<%d bytes>>}", m.Payload, size)
 		}
 	}
 	m, err := e.conn.Receive(e.ctx)

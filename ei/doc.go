@@ -99,7 +99,10 @@
 // RegSend, Link, Exit, ...), returns what arrives (Receive; Message.To
 // tells a message's recipient, whether it came as Send or SendSender) and
 // calls functions on the peer (RPC). A Conn belongs to its caller: the
-// node's mailboxes never see what arrives on it.
+// node's mailboxes never see what arrives on it. A receiver of many large
+// binaries that is done with each message before the next can use
+// ReceiveReuse, which reads later messages into the memory of earlier
+// ones, as a C node reuses its buffer.
 //
 // # Transports and names
 //

@@ -61,7 +61,12 @@ func (c *Conn) newFragments(seq, id uint64, n int) (*fragments, error) {
 		return nil, err
 	}
 	size := c.fragmentCap(n, mulSat(n, id), 0)
-	f := &fragments{next: id - 1, refs: slices.Clone(c.refs), data: make([]byte, 0, size)}
+	data := c.free.get(size)
+	if data == nil {
+		data = make([]byte, 0, size)
+	}
+	size = cap(data)
+	f := &fragments{next: id - 1, refs: slices.Clone(c.refs), data: data[:0]}
 	if c.frags == nil {
 		c.frags = make(map[uint64]*fragments)
 	}
@@ -126,7 +131,13 @@ func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
 	c.fragSize -= cap(f.data)
 	c.fragBytes -= len(f.data)
 	c.kind, c.kindRefs = "fragmented", len(f.refs)
-	m, _, err := decodeShared(f.data, 0, f.refs, false, true)
+	m, shared, err := decodeShared(f.data, 0, f.refs, false, true)
+	switch {
+	case shared && err == nil:
+		c.share(f.data)
+	case !shared:
+		c.free.put(f.data)
+	}
 	return m, err == nil, err
 }
 

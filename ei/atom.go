@@ -224,14 +224,11 @@ func (r *Reader) atomBytes() (b []byte, e *atomEntry, latin1 bool, cached Atom, 
 			return nil, nil, false, "", r.truncated(start, "ATOM_CACHE_REF")
 		}
 		i := int(r.u8())
-		switch {
-		case i < len(r.cacheRefs):
-			return nil, r.cacheRefs[i], false, "", nil
-		case i < len(r.AtomCache):
-			return nil, nil, false, r.AtomCache[i], nil
+		if i >= len(r.AtomCache) {
+			r.off = start
+			return nil, nil, false, "", r.errorf(start, "ATOM_CACHE_REF %d not in the atom cache (%d entries)", i, len(r.AtomCache))
 		}
-		r.off = start
-		return nil, nil, false, "", r.errorf(start, "ATOM_CACHE_REF %d not in the atom cache (%d entries)", i, max(len(r.cacheRefs), len(r.AtomCache)))
+		return nil, nil, false, r.AtomCache[i], nil
 	default:
 		r.off = start
 		return nil, nil, false, "", r.errorf(start, "want an atom, got %s", tagName(tag))

@@ -123,10 +123,9 @@ type Conn struct {
 	cr        *connReader
 	br        *bufio.Reader
 	rbuf      []byte
-	shared    []byte       // the buffer the binaries of the message just read share
-	atoms     *atomCache   // made on the first reference
-	refs      []*atomEntry // the atom cache references of the frame just read
-	rd        Reader       // decodes each message (see Conn.decode)
+	shared    []byte     // the buffer the binaries of the message just read share
+	atoms     *atomCache // made on the first reference
+	refs      []Atom
 	frags     map[uint64]*fragments
 	fragBytes int    // bytes held in frags
 	fragSize  int    // bytes of the buffers that hold them (their capacity)

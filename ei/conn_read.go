@@ -290,7 +290,7 @@ func (c *Conn) parse(b []byte, owned bool) (m Message, ok, shared bool, err erro
 	switch {
 	case b[0] == distPassThrough:
 		c.kind, c.kindRefs = "pass-through", 0
-		m, shared, err = c.decode(b, 1, nil, true, owned)
+		m, shared, err = decodeShared(b, 1, nil, true, owned)
 		return m, err == nil, shared, err
 	case len(b) >= 2 && b[0] == distVersionMagic && b[1] == distHeader:
 		off, err := c.readAtomCacheRefs(b, 2)
@@ -298,7 +298,7 @@ func (c *Conn) parse(b []byte, owned bool) (m Message, ok, shared bool, err erro
 			return m, false, false, err
 		}
 		c.kind, c.kindRefs = "header", len(c.refs)
-		m, shared, err = c.decode(b, off, c.refs, false, owned)
+		m, shared, err = decodeShared(b, off, c.refs, false, owned)
 		return m, err == nil, shared, err
 	case len(b) >= 18 && b[0] == distVersionMagic && b[1] == distFragHeader:
 		seq := binary.BigEndian.Uint64(b[2:])
@@ -312,7 +312,7 @@ func (c *Conn) parse(b []byte, owned bool) (m Message, ok, shared bool, err erro
 		}
 		if id == 1 {
 			c.kind, c.kindRefs = "fragment", len(c.refs)
-			m, shared, err = c.decode(b, off, c.refs, false, owned)
+			m, shared, err = decodeShared(b, off, c.refs, false, owned)
 			return m, err == nil, shared, err
 		}
 		f, err := c.newFragments(seq, id, len(b)-off)
@@ -337,7 +337,8 @@ func (c *Conn) parse(b []byte, owned bool) (m Message, ok, shared bool, err erro
 
 // atomCache is the atom cache of a connection's incoming side.
 type atomCache struct {
-	atoms [atomCacheSize]*atomEntry // nil until set
+	atoms [atomCacheSize]Atom
+	set   [atomCacheSize]bool
 }
 
 // readAtomCacheRefs reads the atom cache part of a distribution header
@@ -401,9 +402,10 @@ func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
 			if msg := checkAtomText(text); msg != "" {
 				return 0, &ProtocolError{Offset: off, Msg: "ei: atom cache entry: " + msg}
 			}
-			c.atoms.atoms[idx] = intern(text)
+			c.atoms.atoms[idx] = intern(text).atom
+			c.atoms.set[idx] = true
 			off += l
-		} else if c.atoms.atoms[idx] == nil {
+		} else if !c.atoms.set[idx] {
 			return 0, &ProtocolError{Offset: off - 1, Msg: fmt.Sprintf("ei: atom cache entry %d used before being set", idx)}
 		}
 		c.refs = append(c.refs, c.atoms.atoms[idx])
@@ -413,23 +415,17 @@ func (c *Conn) readAtomCacheRefs(b []byte, off int) (int, error) {
 
 // decodeMessage decodes the control message and payload at b[off:]. With
 // magic, each starts with the version byte 131 (pass-through messages).
-func decodeMessage(b []byte, off int, refs []*atomEntry, magic bool) (Message, error) {
-	m, _, err := decodeShared(new(Reader), b, off, refs, magic, false)
+func decodeMessage(b []byte, off int, refs []Atom, magic bool) (Message, error) {
+	m, _, err := decodeShared(b, off, refs, magic, false)
 	return m, err
-}
-
-// decode is decodeShared with the Reader the read goroutine keeps, so
-// that a message does not cost a Reader (472 bytes) of its own.
-func (c *Conn) decode(b []byte, off int, refs []*atomEntry, magic, share bool) (m Message, shared bool, err error) {
-	m, shared, err = decodeShared(&c.rd, b, off, refs, magic, share)
-	c.rd = Reader{} // keep no frame or term memory alive
-	return m, shared, err
 }
 
 // decodeShared is decodeMessage letting large binaries refer to b when
 // share is set; shared tells whether one does.
-func decodeShared(r *Reader, b []byte, off int, refs []*atomEntry, magic, share bool) (m Message, shared bool, err error) {
-	*r = Reader{data: b[off:], cacheRefs: refs, share: share}
+func decodeShared(b []byte, off int, refs []Atom, magic, share bool) (m Message, shared bool, err error) {
+	r := NewReader(b[off:])
+	r.AtomCache = refs
+	r.share = share
 	if magic {
 		if err := r.ReadVersion(); err != nil {
 			return m, false, shiftError(err, off)

@@ -42,9 +42,9 @@ const (
 
 // fragments collects a fragmented message.
 type fragments struct {
-	next uint64       // id of the fragment expected next; fragment ids count down to 1
-	refs []*atomEntry // the atom cache references of the header
-	data []byte       // control and message bytes so far; cap(data) counts in Conn.fragSize
+	next uint64 // id of the fragment expected next; fragment ids count down to 1
+	refs []Atom // the atom cache references of the header
+	data []byte // control and message bytes so far; cap(data) counts in Conn.fragSize
 }
 
 // newFragments starts reassembling sequence seq, whose first fragment,
@@ -131,7 +131,7 @@ func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
 	c.fragSize -= cap(f.data)
 	c.fragBytes -= len(f.data)
 	c.kind, c.kindRefs = "fragmented", len(f.refs)
-	m, shared, err := c.decode(f.data, 0, f.refs, false, true)
+	m, shared, err := decodeShared(f.data, 0, f.refs, false, true)
 	switch {
 	case shared && err == nil:
 		c.share(f.data)

@@ -26,10 +26,6 @@ type Reader struct {
 	// AtomCache resolves ATOM_CACHE_REF as in Decoder.
 	AtomCache []Atom
 
-	// cacheRefs resolves ATOM_CACHE_REF for a Conn, before AtomCache:
-	// its atoms are interned, so they need no boxing.
-	cacheRefs []*atomEntry
-
 	data   []byte
 	off    int
 	recent recentAtoms // atoms decoded lately, to skip hashing repeats

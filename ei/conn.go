@@ -91,7 +91,10 @@ func (m Message) To() Term {
 // for concurrent use: a sender that finds another one writing queues its
 // message, and the one writing writes all those queued at once, as erl
 // writes its distribution queue. Large messages go out in fragments (see
-// SendControl) between which the other senders' messages pass. Receive
+// SendControl) between which the other senders' messages pass. Each of
+// these returns once its message is written; SendAsync returns once a
+// small message is queued, as erl's ! does, which lets one goroutine
+// sending many messages have them written many at a time. Receive
 // may also be called concurrently, but each message goes to only one
 // caller; usually one goroutine receives. Messages are queued while
 // nobody receives; when the queue is full, the Conn stops reading from
@@ -99,7 +102,8 @@ func (m Message) To() Term {
 //
 // A binary of 64 KiB or more received in a message larger than the read
 // buffer shares the memory the message was read into, when it makes up
-// at least half of the message, rather than being copied out of it.
+// at least half of the message, rather than being copied out of it;
+// ReceiveReuse reuses that memory for later messages.
 type Conn struct {
 	node *Node
 	nc   net.Conn

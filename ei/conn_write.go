@@ -235,6 +235,11 @@ func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error
 			c.tracef("-> %T%+v\n", ctl, ctl)
 		}
 	}
+	return c.sendEncoded(ctx, f)
+}
+
+// sendEncoded writes f, encoded, as SendControl does.
+func (c *Conn) sendEncoded(ctx context.Context, f *outFrame) error {
 	if c.fragments() && f.frameLen()-f.dataOff >= 2*fragmentSize {
 		return c.sendFragments(ctx, f)
 	}
@@ -339,6 +344,7 @@ type connWriter struct {
 	queue    []*outFrame // frames waiting, in order
 	spare    []*outFrame // a second queue, swapped with queue by the leader
 	replies  int         // bytes of the unowned frames in queue
+	failed   error       // the first write that failed, for SendAsync and Flush
 	overflow error       // why replies were refused, closing the connection
 
 	// The leader's.
@@ -398,6 +404,15 @@ func (c *Conn) queueReply(f *outFrame) error {
 		c.nc.Close() // reading stops, with w.overflow as the reason
 		return err
 	}
+	c.enqueueUnowned(f)
+	return nil
+}
+
+// enqueueUnowned queues f, which nobody waits for (a reply or a message
+// of SendAsync), with w.mu held, which it unlocks, and has the tick
+// goroutine lead the writes if nobody does.
+func (c *Conn) enqueueUnowned(f *outFrame) {
+	w := &c.w
 	w.replies += f.size
 	f.state = frameQueued
 	w.queue = append(w.queue, f)
@@ -409,7 +424,6 @@ func (c *Conn) queueReply(f *outFrame) error {
 		default: // a kick is pending already
 		}
 	}
-	return nil
 }
 
 // await waits until f is written, or until it is f's turn to lead.
@@ -489,6 +503,9 @@ func (c *Conn) lead(ctx context.Context, own *outFrame) error {
 		}
 
 		w.mu.Lock()
+		if err != nil && w.failed == nil && (n > 0 || wctx.Err() == nil) {
+			w.failed = err // not only own's context ending
+		}
 		if err != nil && n == 0 && wctx.Err() != nil {
 			// Only own's context ended, and nothing was written:
 			// the others go back to the head of the queue.
@@ -558,6 +575,9 @@ func (c *Conn) writeBatch(ctx context.Context, batch []*outFrame) (int64, error)
 	total := 0
 	for _, f := range batch {
 		total += f.size
+	}
+	if total == 0 {
+		return 0, nil // only Flush's frames
 	}
 	v := w.vec[:0]
 	if len(batch) == 1 && len(batch[0].segs) == 1 {

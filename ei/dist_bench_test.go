@@ -278,30 +278,52 @@ func (e *benchEnv) receiveMessages(n, size int, reuse bool) (sample, error) {
 // Bin of each size, sent to a registered process on erl as fast as it
 // takes them: by goei (Conn.RegSend), by the C-node (ei_x_encode_* and
 // ei_reg_send) and by a process on another erl node. Each side's time
-// runs to the receiver's reply after the last message.
+// runs to the receiver's reply after the last message. For 16 B, goei
+// also sends with Conn.SendAsync (16B-async), which returns once the
+// message is queued, as erl's ! does.
 func BenchmarkGoToErlMessages(b *testing.B) {
 	e := startBenchEnv(b)
 	for _, size := range []int{16, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			payload := ei.Binary(make([]byte, size))
-			goei := func(n int) (sample, error) {
-				start := time.Now()
-				if err := e.conn.RegSend(e.ctx, e.self, "sink", ei.Tuple{ei.Atom("count"), e.self, int64(n)}); err != nil {
-					return sample{}, err
-				}
-				for i := range n {
-					if err := e.conn.RegSend(e.ctx, e.self, "sink", ei.Tuple{ei.Atom("msg"), int64(i), payload}); err != nil {
-						return sample{}, err
-					}
-				}
-				if _, err := e.receiveTuple("counted"); err != nil {
-					return sample{}, err
-				}
-				return sample{elapsed: time.Since(start)}, nil
-			}
+			goei := func(n int) (sample, error) { return e.sendMessages(n, size, false) }
 			e.compareMessages(b, size, "send", goei)
 		})
+		if size < spliceMin {
+			b.Run(sizeName(size)+"-async", func(b *testing.B) {
+				goei := func(n int) (sample, error) { return e.sendMessages(n, size, true) }
+				e.compareMessages(b, size, "send", goei)
+			})
+		}
 	}
+}
+
+// spliceMin is the size from which SendAsync writes a binary before it
+// returns, as RegSend does, rather than queueing a copy.
+const spliceMin = 4 << 10
+
+// sendMessages sends n messages {msg, I, Bin} with a size-byte Bin to
+// peer's sink, with Conn.RegSend, or Conn.SendAsync when async is true,
+// and waits for the sink's count.
+func (e *benchEnv) sendMessages(n, size int, async bool) (sample, error) {
+	payload := ei.Binary(make([]byte, size))
+	send := func(msg ei.Term) error { return e.conn.RegSend(e.ctx, e.self, "sink", msg) }
+	if async {
+		ctl := ei.RegSend{From: e.self, To: "sink"}
+		send = func(msg ei.Term) error { return e.conn.SendAsync(e.ctx, ctl, msg) }
+	}
+	start := time.Now()
+	if err := send(ei.Tuple{ei.Atom("count"), e.self, int64(n)}); err != nil {
+		return sample{}, err
+	}
+	for i := range n {
+		if err := send(ei.Tuple{ei.Atom("msg"), int64(i), payload}); err != nil {
+			return sample{}, err
+		}
+	}
+	if _, err := e.receiveTuple("counted"); err != nil {
+		return sample{}, err
+	}
+	return sample{elapsed: time.Since(start)}, nil
 }
 
 // BenchmarkPingPong measures round trips {ping, Self, I} -> {pong, I}

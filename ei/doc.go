@@ -102,7 +102,8 @@
 // node's mailboxes never see what arrives on it. A receiver of many large
 // binaries that is done with each message before the next can use
 // ReceiveReuse, which reads later messages into the memory of earlier
-// ones, as a C node reuses its buffer.
+// ones, as a C node reuses its buffer; a sender of many small messages
+// can use SendAsync, which queues them as erl's ! does, and Flush.
 //
 // # Transports and names
 //

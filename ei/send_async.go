@@ -1,0 +1,118 @@
+package ei
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+)
+
+// Sending without waiting. SendAsync queues a small message, as erl's !
+// does, and the connection's tick goroutine writes what is queued, many
+// messages in one write when they come faster than they are written;
+// SendControl instead writes each message before it returns, one write
+// system call apiece for a goroutine sending alone.
+
+// maxQueuedAsync is how many bytes of messages SendAsync queues before
+// a sender waits for its message to be written, as SendControl does, so
+// that a peer that reads slowly slows its senders rather than filling
+// memory.
+const maxQueuedAsync = 256 << 10
+
+// SendAsync sends ctl and payload as SendControl does, but returns once
+// the message is queued rather than written, as erl's ! does: the Conn
+// writes it soon after, in order with the messages sent before and
+// after it by any method, and many queued messages in one write. It
+// copies what it keeps, so payload may change once it returns.
+//
+// It waits, as SendControl does, when 256 KiB of messages wait to be
+// written already (a peer that reads slowly slows its senders down), and
+// for a message holding a binary of 4 KiB or more or larger than 128
+// KiB, which is written from payload's memory rather than copied. ctx
+// bounds only those waits: a message queued is written whatever becomes
+// of ctx.
+//
+// A message queued is lost if the connection goes down or is closed
+// before it is written; Flush waits until the messages queued are. An
+// error writing one closes the connection; the next SendAsync or Flush
+// returns it.
+func (c *Conn) SendAsync(ctx context.Context, ctl Control, payload Term) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ei: send: %w", err)
+	}
+	if err := c.writeFailed(); err != nil {
+		return err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	if err := c.encode(f, ctl, payload); err != nil {
+		return err
+	}
+	if c.trace != nil {
+		if ctl.hasPayload() {
+			c.tracef("-> %T%+v %s (async)\n", ctl, ctl, traceTerm(payload))
+		} else {
+			c.tracef("-> %T%+v (async)\n", ctl, ctl)
+		}
+	}
+	if f.sp.bytes > 0 || c.fragments() && f.frameLen()-f.dataOff >= 2*fragmentSize {
+		return c.sendEncoded(ctx, f)
+	}
+	q := &outFrame{buf: bytes.Clone(f.buf), size: len(f.buf)} // f.buf stays with f, for the next
+	q.segs = [][]byte{q.buf}
+	if queued, err := c.queueAsync(q); queued || err != nil {
+		return err
+	}
+	return c.sendError(ctx, c.submit(ctx, q))
+}
+
+// queueAsync queues f, which nobody waits for, unless maxQueuedAsync
+// bytes of such frames wait already or the connection is closed or down
+// (its tick goroutine, which writes them, then gone).
+func (c *Conn) queueAsync(f *outFrame) (bool, error) {
+	w := &c.w
+	w.mu.Lock()
+	select {
+	case <-c.closing:
+		w.mu.Unlock()
+		return false, ErrClosed
+	case <-c.readDone:
+		w.mu.Unlock()
+		return false, c.readErr
+	default:
+	}
+	if w.replies+f.size > maxQueuedAsync {
+		w.mu.Unlock()
+		return false, nil
+	}
+	c.enqueueUnowned(f)
+	return true, nil
+}
+
+// Flush waits until the messages that SendAsync queued before it are
+// written, and returns the error that writing one of them met, if any.
+// Cancelling ctx ends the wait; the messages stay queued.
+func (c *Conn) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ei: flush: %w", err)
+	}
+	if err := c.writeFailed(); err != nil {
+		return err
+	}
+	f := getFrame() // nothing to write: written once those before it are
+	defer putFrame(f)
+	if err := c.sendError(ctx, c.submit(ctx, f)); err != nil {
+		return err
+	}
+	return c.writeFailed()
+}
+
+// writeFailed returns the error of a failed write, wrapped, or nil.
+func (c *Conn) writeFailed() error {
+	c.w.mu.Lock()
+	err := c.w.failed
+	c.w.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("ei: send to %s: %w", c.peer.name, err)
+	}
+	return nil
+}

@@ -144,7 +144,8 @@ type Conn struct {
 	// Memory for large messages (see release.go).
 	free    freeList
 	reuseMu sync.Mutex
-	reused  []byte // the buffer of the message ReceiveReuse returned last
+	reused  []byte      // the buffer of the message ReceiveReuse returned last
+	reusing atomic.Bool // ReceiveReuse was called: keep buffers for it
 
 	rpcMu        sync.Mutex
 	rpcWait      map[Pid]chan Term // nil channels for abandoned calls

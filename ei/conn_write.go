@@ -82,6 +82,7 @@ type outFrame struct {
 	frag [fragHeaderLen]byte
 
 	// In the writer's queue.
+	seq    uint64        // its number in the queue's order (see connWriter)
 	segs   [][]byte      // what to write: the frame or a fragment
 	size   int           // bytes of segs
 	owned  bool          // a goroutine waits for it; else nobody does (a reply)
@@ -339,13 +340,19 @@ func (c *Conn) sendReply(ctl Control) error {
 // its own, and concurrent senders share syscalls, as erl's distribution
 // port writes its queue at once.
 type connWriter struct {
-	mu       sync.Mutex
-	leading  bool        // a goroutine writes the queue
-	queue    []*outFrame // frames waiting, in order
-	spare    []*outFrame // a second queue, swapped with queue by the leader
-	replies  int         // bytes of the unowned frames in queue
-	failed   error       // the first write that failed, for SendAsync and Flush
-	overflow error       // why replies were refused, closing the connection
+	mu      sync.Mutex
+	leading bool        // a goroutine writes the queue
+	queue   []*outFrame // frames waiting, in order
+	spare   []*outFrame // a second queue, swapped with queue by the leader
+	replies int         // bytes of the unowned frames queued or being written
+	failed  error       // the first write that failed, for SendAsync and Flush
+
+	// Frames are numbered as they are queued, and written in that order.
+	seq        uint64      // the number of the last frame queued
+	unownedSeq uint64      // of the last unowned one
+	doneSeq    uint64      // of the last one written (or failed)
+	flushes    []flushWait // Flush calls waiting
+	overflow   error       // why replies were refused, closing the connection
 
 	// The leader's.
 	vec       net.Buffers   // what a write writes: the memory kept
@@ -377,6 +384,8 @@ func (c *Conn) submit(ctx context.Context, f *outFrame) error {
 	default:
 	}
 	f.state = frameQueued
+	w.seq++
+	f.seq = w.seq
 	w.queue = append(w.queue, f)
 	if w.leading {
 		if f.signal == nil {
@@ -414,15 +423,22 @@ func (c *Conn) queueReply(f *outFrame) error {
 func (c *Conn) enqueueUnowned(f *outFrame) {
 	w := &c.w
 	w.replies += f.size
+	w.seq++
+	f.seq, w.unownedSeq = w.seq, w.seq
 	f.state = frameQueued
 	w.queue = append(w.queue, f)
 	idle := !w.leading
 	w.mu.Unlock()
 	if idle {
-		select {
-		case c.kick <- struct{}{}:
-		default: // a kick is pending already
-		}
+		c.kickWriter()
+	}
+}
+
+// kickWriter has the tick goroutine lead the writes, if nobody does.
+func (c *Conn) kickWriter() {
+	select {
+	case c.kick <- struct{}{}:
+	default: // a kick is pending already
 	}
 }
 
@@ -490,9 +506,6 @@ func (c *Conn) lead(ctx context.Context, own *outFrame) error {
 		}
 		for _, f := range batch {
 			f.state = frameTaken
-			if !f.owned {
-				w.replies -= f.size
-			}
 		}
 		w.mu.Unlock()
 
@@ -513,9 +526,6 @@ func (c *Conn) lead(ctx context.Context, own *outFrame) error {
 			rest := slices.DeleteFunc(batch, func(f *outFrame) bool { return f == own })
 			for _, f := range rest {
 				f.state = frameQueued
-				if !f.owned {
-					w.replies += f.size
-				}
 			}
 			w.queue = slices.Insert(w.queue, 0, rest...)
 			clear(rest)
@@ -527,9 +537,14 @@ func (c *Conn) lead(ctx context.Context, own *outFrame) error {
 			if f.owned && f != own {
 				f.signal <- struct{}{}
 			}
+			if !f.owned {
+				w.replies -= f.size
+			}
+			w.doneSeq = max(w.doneSeq, f.seq)
 			batch[i] = nil
 		}
 		w.spare = batch[:0]
+		c.wakeFlushes()
 		if own == nil && len(w.queue) > 0 && !w.queue[0].owned {
 			w.mu.Unlock()
 			continue // replies queued meanwhile
@@ -558,10 +573,7 @@ func (c *Conn) handOn(own *outFrame) {
 	replies := len(w.queue) > 0
 	w.mu.Unlock()
 	if replies && own != nil {
-		select {
-		case c.kick <- struct{}{}:
-		default: // a kick is pending already
-		}
+		c.kickWriter()
 	}
 }
 
@@ -575,9 +587,6 @@ func (c *Conn) writeBatch(ctx context.Context, batch []*outFrame) (int64, error)
 	total := 0
 	for _, f := range batch {
 		total += f.size
-	}
-	if total == 0 {
-		return 0, nil // only Flush's frames
 	}
 	v := w.vec[:0]
 	if len(batch) == 1 && len(batch[0].segs) == 1 {

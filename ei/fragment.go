@@ -135,7 +135,7 @@ func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
 	switch {
 	case shared && err == nil:
 		c.share(f.data)
-	case !shared:
+	case !shared && c.reusing.Load():
 		c.free.put(f.data)
 	}
 	return m, err == nil, err

@@ -79,18 +79,26 @@ type received struct {
 // It pays for a receiver of many large binaries, which otherwise cost a
 // fresh buffer each for the runtime to clear and collect, and reads them
 // as a C node does with the ei_x_buff it passes to ei_xreceive_msg each
-// time. A Conn keeps up to 8 MiB of such memory for later messages.
-// Receive and ReceiveReuse may be mixed: a message that Receive returns
-// keeps its memory.
+// time. Once ReceiveReuse was called, a Conn keeps up to 8 MiB of such
+// memory for later messages. Receive and ReceiveReuse may be mixed: a
+// message that Receive returns keeps its memory.
 func (c *Conn) ReceiveReuse(ctx context.Context) (Message, error) {
+	c.reusing.Store(true)
 	c.reuseMu.Lock()
-	defer c.reuseMu.Unlock()
-	if c.reused != nil {
-		c.free.put(c.reused)
-		c.reused = nil
+	prev := c.reused
+	c.reused = nil
+	c.reuseMu.Unlock()
+	if prev != nil {
+		c.free.put(prev)
 	}
 	r, err := c.receive(ctx)
-	c.reused = r.buf
+	if r.buf != nil {
+		// The buffer of a message another call returned meanwhile, if
+		// any, is left to the garbage collector.
+		c.reuseMu.Lock()
+		c.reused = r.buf
+		c.reuseMu.Unlock()
+	}
 	return r.Message, err
 }
 

@@ -2,6 +2,7 @@ package ei
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"testing/synctest"
@@ -63,4 +64,74 @@ func TestReceiveReuse(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestReceiveReuseConcurrentContext checks that a ReceiveReuse whose
+// context ends returns while another one waits for a message, as Receive
+// does. (In real time: a goroutine blocked on a mutex, as the second one
+// was, does not let a synctest bubble's clock move.)
+func TestReceiveReuseConcurrentContext(t *testing.T) {
+	for _, name := range []string{"Receive", "ReceiveReuse"} {
+		t.Run(name, func(t *testing.T) {
+			_, b := connPair(t, DefaultFlags, time.Hour)
+			receive := b.Receive
+			if name == "ReceiveReuse" {
+				receive = b.ReceiveReuse
+			}
+			first := make(chan struct{})
+			go func() {
+				defer close(first)
+				receive(context.Background()) // nothing comes until Close
+			}()
+			time.Sleep(50 * time.Millisecond) // the first waits
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := receive(ctx)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s() = %v, want context.DeadlineExceeded", name, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("%s() with a context of 10 ms has not returned after 10 s", name)
+				b.Close()
+				<-done
+			}
+			b.Close()
+			<-first
+		})
+	}
+}
+
+// TestReceiveKeepsNoBuffers checks that a Conn whose user never calls
+// ReceiveReuse keeps none of the buffers its fragmented messages were
+// reassembled in.
+func TestReceiveKeepsNoBuffers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := connPair(t, DefaultFlags, time.Hour)
+		to := mustPid(t, b.Node())
+		// Binaries under half the message: copied, the buffer unshared.
+		var msg List
+		for i := range 6 {
+			msg = append(msg, pattern(100_000, byte(i)))
+		}
+		go func() {
+			if err := a.Send(context.Background(), to, msg); err != nil {
+				t.Errorf("Send() = %v", err)
+			}
+		}()
+		if _, err := b.Receive(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		b.free.mu.Lock()
+		held, n := b.free.bytes, len(b.free.bufs)
+		b.free.mu.Unlock()
+		if held > 0 {
+			t.Errorf("a Conn that never called ReceiveReuse holds %d bytes in %d buffers", held, n)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Sending without waiting. SendAsync queues a small message, as erl's !
@@ -32,14 +33,18 @@ const maxQueuedAsync = 256 << 10
 // of ctx.
 //
 // A message queued is lost if the connection goes down or is closed
-// before it is written; Flush waits until the messages queued are. An
-// error writing one closes the connection; the next SendAsync or Flush
-// returns it.
+// before it is written, as by a send of another goroutine cut short by
+// its context (see SendControl); Flush waits until the messages queued
+// are written. An error writing one closes the connection; the next
+// SendAsync or Flush returns it.
 func (c *Conn) SendAsync(ctx context.Context, ctl Control, payload Term) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ei: send: %w", err)
 	}
-	if err := c.writeFailed(); err != nil {
+	c.w.mu.Lock()
+	err := c.sendState()
+	c.w.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	f := getFrame()
@@ -54,7 +59,7 @@ func (c *Conn) SendAsync(ctx context.Context, ctl Control, payload Term) error {
 			c.tracef("-> %T%+v (async)\n", ctl, ctl)
 		}
 	}
-	if f.sp.bytes > 0 || c.fragments() && f.frameLen()-f.dataOff >= 2*fragmentSize {
+	if f.sp.bytes > 0 || f.frameLen()-f.dataOff >= 2*fragmentSize {
 		return c.sendEncoded(ctx, f)
 	}
 	q := &outFrame{buf: bytes.Clone(f.buf), size: len(f.buf)} // f.buf stays with f, for the next
@@ -90,28 +95,74 @@ func (c *Conn) queueAsync(f *outFrame) (bool, error) {
 
 // Flush waits until the messages that SendAsync queued before it are
 // written, and returns the error that writing one of them met, if any.
-// Cancelling ctx ends the wait; the messages stay queued.
+// It writes nothing itself: cancelling ctx ends the wait, and the
+// messages stay queued.
 func (c *Conn) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ei: flush: %w", err)
 	}
-	if err := c.writeFailed(); err != nil {
+	w := &c.w
+	w.mu.Lock()
+	if err := c.sendState(); err != nil {
+		w.mu.Unlock()
 		return err
 	}
-	f := getFrame() // nothing to write: written once those before it are
-	defer putFrame(f)
-	if err := c.sendError(ctx, c.submit(ctx, f)); err != nil {
-		return err
+	if w.doneSeq >= w.unownedSeq {
+		w.mu.Unlock()
+		return nil
 	}
-	return c.writeFailed()
+	fw := flushWait{seq: w.unownedSeq, done: make(chan struct{})}
+	w.flushes = append(w.flushes, fw)
+	idle := !w.leading
+	w.mu.Unlock()
+	if idle {
+		c.kickWriter()
+	}
+	select {
+	case <-fw.done:
+	case <-ctx.Done():
+		w.mu.Lock()
+		w.flushes = slices.DeleteFunc(w.flushes, func(f flushWait) bool { return f.done == fw.done })
+		w.mu.Unlock()
+		return fmt.Errorf("ei: flush: %w", ctx.Err())
+	case <-c.closing:
+		return ErrClosed
+	case <-c.readDone:
+		return c.readErr
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return c.sendState()
 }
 
-// writeFailed returns the error of a failed write, wrapped, or nil.
-func (c *Conn) writeFailed() error {
-	c.w.mu.Lock()
-	err := c.w.failed
-	c.w.mu.Unlock()
-	if err != nil {
+// flushWait is a Flush call waiting for the frames up to seq.
+type flushWait struct {
+	seq  uint64
+	done chan struct{} // closed once they are written
+}
+
+// wakeFlushes ends the waits of the Flush calls whose frames are all
+// written, with w.mu held.
+func (c *Conn) wakeFlushes() {
+	w := &c.w
+	w.flushes = slices.DeleteFunc(w.flushes, func(f flushWait) bool {
+		if f.seq <= w.doneSeq {
+			close(f.done)
+			return true
+		}
+		return false
+	})
+}
+
+// sendState returns ErrClosed once the Conn is closed, else the error of
+// a write that failed, wrapped, or nil; with w.mu held.
+func (c *Conn) sendState() error {
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	if err := c.w.failed; err != nil {
 		return fmt.Errorf("ei: send to %s: %w", c.peer.name, err)
 	}
 	return nil

@@ -157,8 +157,11 @@ func (c *Conn) readFrames() error {
 			return err
 		}
 		c.growReader(size)
-		shared := c.shared // what m's binaries share, if anything
-		c.shared = nil
+		var shared *[]byte // what m's binaries share, if anything
+		if b := c.shared; b != nil {
+			shared = &b
+			c.shared = nil
+		}
 		if !ok {
 			continue // a fragment of a message not yet complete
 		}

@@ -64,10 +64,11 @@ func (l *freeList) get(size int) []byte {
 }
 
 // received is a message queued for Receive, with the buffer its
-// binaries share, if any.
+// binaries share, if any (a pointer, to keep the queue of every Conn
+// small: only large messages have one).
 type received struct {
 	Message
-	buf []byte
+	buf *[]byte
 }
 
 // ReceiveReuse is Receive, except that the memory of the message it
@@ -96,7 +97,7 @@ func (c *Conn) ReceiveReuse(ctx context.Context) (Message, error) {
 		// The buffer of a message another call returned meanwhile, if
 		// any, is left to the garbage collector.
 		c.reuseMu.Lock()
-		c.reused = r.buf
+		c.reused = *r.buf
 		c.reuseMu.Unlock()
 	}
 	return r.Message, err

@@ -230,13 +230,18 @@ func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error
 		return err
 	}
 	if c.trace != nil {
-		if ctl.hasPayload() {
-			c.tracef("-> %T%+v %s\n", ctl, ctl, traceTerm(payload))
-		} else {
-			c.tracef("-> %T%+v\n", ctl, ctl)
-		}
+		c.traceSend(ctl, payload, "")
 	}
 	return c.sendEncoded(ctx, f)
+}
+
+// traceSend traces a message sent, with how (" (async)", say) after it.
+func (c *Conn) traceSend(ctl Control, payload Term, how string) {
+	if ctl.hasPayload() {
+		c.tracef("-> %T%+v %s%s\n", ctl, ctl, traceTerm(payload), how)
+	} else {
+		c.tracef("-> %T%+v%s\n", ctl, ctl, how)
+	}
 }
 
 // sendEncoded writes f, encoded, as SendControl does.

@@ -53,11 +53,7 @@ func (c *Conn) SendAsync(ctx context.Context, ctl Control, payload Term) error {
 		return err
 	}
 	if c.trace != nil {
-		if ctl.hasPayload() {
-			c.tracef("-> %T%+v %s (async)\n", ctl, ctl, traceTerm(payload))
-		} else {
-			c.tracef("-> %T%+v (async)\n", ctl, ctl)
-		}
+		c.traceSend(ctl, payload, " (async)")
 	}
 	if f.sp.bytes > 0 || f.frameLen()-f.dataOff >= 2*fragmentSize {
 		return c.sendEncoded(ctx, f)

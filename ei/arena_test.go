@@ -2,6 +2,7 @@ package ei
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -125,6 +126,18 @@ func checkMeasure(t *testing.T, data []byte) {
 // TestUnmarshalAllocs checks how many allocations decoding the libei
 // benchmark's terms takes: one per memory layout at most, however many
 // values the term holds.
+// minAllocs returns the fewest allocations f made per run in five tries
+// of testing.AllocsPerRun: that counts the allocations of the whole
+// process, and any goroutine running meanwhile adds its own, never
+// fewer.
+func minAllocs(f func()) float64 {
+	least := math.Inf(1)
+	for range 5 {
+		least = min(least, testing.AllocsPerRun(100, f))
+	}
+	return least
+}
+
 func TestUnmarshalAllocs(t *testing.T) {
 	pid := Pid{Node: "erl@host", ID: 85, Creation: 3}
 	records := make(List, 20)
@@ -151,13 +164,13 @@ func TestUnmarshalAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := testing.AllocsPerRun(100, func() { Unmarshal(data) }); got > tt.allocs {
+		if got := minAllocs(func() { Unmarshal(data) }); got > tt.allocs {
 			t.Errorf("Unmarshal(%s) takes %v allocations, want at most %v", tt.name, got, tt.allocs)
 		}
 		var d Decoder
 		d.Reuse = true
 		d.Decode(data[1:])
-		if got := testing.AllocsPerRun(100, func() { d.Decode(data[1:]) }); got != 0 {
+		if got := minAllocs(func() { d.Decode(data[1:]) }); got != 0 {
 			t.Errorf("Decode(%s) again with Reuse takes %v allocations, want 0", tt.name, got)
 		}
 	}

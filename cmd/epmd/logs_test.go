@@ -53,36 +53,45 @@ func alive2Req(name string) []byte {
 // packet timeout, nor registrations.
 func TestServeLogsLikeOTP(t *testing.T) {
 	otpBin := erltest.Need(t, "epmd")
+	args := func(port int) []string {
+		return []string{"-port", strconv.Itoa(port), "-address", "127.0.0.1", "-packet_timeout", "1"}
+	}
 	daemons := []struct {
 		name   string
 		marker string // what the daemon logs for an unknown request
-		start  func(t *testing.T, stderr io.Writer) int
+		// start starts the daemon on port and returns a channel closed
+		// when it exits.
+		start func(t *testing.T, port int, stderr io.Writer) <-chan struct{}
 	}{
-		{"otp", "got garbage", func(t *testing.T, stderr io.Writer) int {
-			port := erltest.FreePort(t)
-			cmd := exec.Command(otpBin, "-port", strconv.Itoa(port), "-address", "127.0.0.1", "-packet_timeout", "1")
+		{"otp", "got garbage", func(t *testing.T, port int, stderr io.Writer) <-chan struct{} {
+			cmd := exec.Command(otpBin, args(port)...)
 			cmd.Stderr = stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			exited := make(chan struct{})
+			go func() {
+				cmd.Wait()
+				close(exited)
+			}()
 			t.Cleanup(func() {
 				cmd.Process.Kill()
-				cmd.Wait()
+				<-exited
 			})
-			return port
+			return exited
 		}},
-		{"ours", "unknown request", func(t *testing.T, stderr io.Writer) int {
-			port := erltest.FreePort(t)
+		{"ours", "unknown request", func(t *testing.T, port int, stderr io.Writer) <-chan struct{} {
 			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
+			exited := make(chan struct{})
 			go func() {
-				done <- run(ctx, []string{"-port", strconv.Itoa(port), "-address", "127.0.0.1", "-packet_timeout", "1"}, io.Discard, stderr)
+				run(ctx, args(port), io.Discard, stderr)
+				close(exited)
 			}()
 			t.Cleanup(func() {
 				cancel()
-				<-done
+				<-exited
 			})
-			return port
+			return exited
 		}},
 	}
 	logged := make([]map[string]bool, len(daemons))
@@ -91,10 +100,7 @@ func TestServeLogsLikeOTP(t *testing.T) {
 			t.Run(d.name, func(t *testing.T) {
 				t.Parallel()
 				stderr, lines := lineReader(t)
-				port := d.start(t, stderr)
-				if err := erltest.WaitListening(port); err != nil {
-					t.Fatal(err)
-				}
+				port := erltest.StartListening(t, func(port int) <-chan struct{} { return d.start(t, port, stderr) })
 				logged[i] = make(map[string]bool)
 				addr := "127.0.0.1:" + strconv.Itoa(port)
 				waitLogged(t, addr, lines, d.marker)

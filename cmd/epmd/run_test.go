@@ -250,16 +250,22 @@ func startOTP(t *testing.T, relaxed bool) int {
 // returned.
 func serveInBackground(t *testing.T, args ...string) (port int, stop func() result) {
 	t.Helper()
-	port = erltest.FreePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
+	var cancel context.CancelFunc
 	var out, errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...), &out, &errOut)
-	}()
-	if err := erltest.WaitListening(port); err != nil {
-		t.Fatal(err)
-	}
+	var done chan error
+	port = erltest.StartListening(t, func(port int) <-chan struct{} {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(t.Context())
+		out.Reset()
+		errOut.Reset()
+		done = make(chan error, 1)
+		exited := make(chan struct{})
+		go func() {
+			done <- run(ctx, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...), &out, &errOut)
+			close(exited)
+		}()
+		return exited
+	})
 	var r result
 	stop = sync.OnceValue(func() result {
 		cancel()
@@ -292,15 +298,17 @@ func TestServe(t *testing.T) {
 }
 
 func TestServeKill(t *testing.T) {
-	port := erltest.FreePort(t)
-	done := make(chan error, 1)
-	go func() {
-		// No cancellation: only the KILL_REQ can end this run.
-		done <- run(context.Background(), []string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, io.Discard, io.Discard)
-	}()
-	if err := erltest.WaitListening(port); err != nil {
-		t.Fatal(err)
-	}
+	var done chan error
+	port := erltest.StartListening(t, func(port int) <-chan struct{} {
+		done = make(chan error, 1)
+		exited := make(chan struct{})
+		go func() {
+			// No cancellation: only the KILL_REQ can end this run.
+			done <- run(context.Background(), []string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, io.Discard, io.Discard)
+			close(exited)
+		}()
+		return exited
+	})
 	if got := runEPMD(t, "-port", strconv.Itoa(port), "-kill"); got.stdout != "Killed\n" || got.code != 0 {
 		t.Errorf("-kill = %+v, want Killed", got)
 	}

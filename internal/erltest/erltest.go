@@ -131,20 +131,46 @@ func StartOTPEPMD(t testing.TB, args ...string) int {
 // unless it has ended already (after a KILL_REQ, say).
 func StartEPMDProgram(t testing.TB, bin string, args ...string) int {
 	t.Helper()
-	port := FreePort(t)
-	cmd := exec.Command(bin, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...)...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
-	out := new(lockedBuffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
+	return StartListening(t, func(port int) <-chan struct{} {
+		cmd := exec.Command(bin, append([]string{"-port", strconv.Itoa(port), "-address", "127.0.0.1"}, args...)...)
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
+		out := new(lockedBuffer)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", bin, err)
+		}
+		return stopOnCleanup(t, cmd)
+	})
+}
+
+// StartListening starts a server with start on a free port, and on
+// another one if it exits before it listens there (an epmd exits when
+// it finds its port taken, as another process may have done since
+// FreePort found it free), and returns the port once the server accepts
+// connections. start returns a channel closed when the server exits; it
+// stops the server at t's cleanup.
+func StartListening(t testing.TB, start func(port int) (exited <-chan struct{})) int {
+	t.Helper()
+ports:
+	for range 10 {
+		port := FreePort(t)
+		exited := start(port)
+		deadline := time.Now().Add(readyTimeout)
+		for WaitListeningFor(port, 0) != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("nothing listening on port %d after %v", port, readyTimeout)
+			}
+			select {
+			case <-exited:
+				continue ports
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return port
 	}
-	stopOnCleanup(t, cmd)
-	if err := WaitListening(port); err != nil {
-		t.Fatalf("%s: %v\n%s", bin, err, out.String())
-	}
-	return port
+	t.Fatal("the server exited before listening on 10 free ports")
+	return 0
 }
 
 // WaitListening polls until something accepts connections on the loopback

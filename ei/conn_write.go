@@ -221,18 +221,30 @@ func (f *outFrame) bytes() []byte {
 // of the message was written, the connection is closed, since the peer
 // could not find the next frame or complete the message.
 func (c *Conn) SendControl(ctx context.Context, ctl Control, payload Term) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("ei: send: %w", err)
-	}
-	f := getFrame()
-	defer putFrame(f)
-	if err := c.encode(f, ctl, payload); err != nil {
+	f, err := c.prepare(ctx, ctl, payload, "")
+	if err != nil {
 		return err
 	}
-	if c.trace != nil {
-		c.traceSend(ctl, payload, "")
-	}
+	defer putFrame(f)
 	return c.sendEncoded(ctx, f)
+}
+
+// prepare encodes ctl and payload into a frame of the pool, which the
+// caller puts back, unless ctx ended already, and traces them with how
+// after them (" (async)", say).
+func (c *Conn) prepare(ctx context.Context, ctl Control, payload Term, how string) (*outFrame, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ei: send: %w", err)
+	}
+	f := getFrame()
+	if err := c.encode(f, ctl, payload); err != nil {
+		putFrame(f)
+		return nil, err
+	}
+	if c.trace != nil {
+		c.traceSend(ctl, payload, how)
+	}
+	return f, nil
 }
 
 // traceSend traces a message sent, with how (" (async)", say) after it.

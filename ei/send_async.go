@@ -38,23 +38,17 @@ const maxQueuedAsync = 256 << 10
 // are written. An error writing one closes the connection; the next
 // SendAsync or Flush returns it.
 func (c *Conn) SendAsync(ctx context.Context, ctl Control, payload Term) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("ei: send: %w", err)
-	}
 	c.w.mu.Lock()
 	err := c.sendState()
 	c.w.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	f := getFrame()
-	defer putFrame(f)
-	if err := c.encode(f, ctl, payload); err != nil {
+	f, err := c.prepare(ctx, ctl, payload, " (async)")
+	if err != nil {
 		return err
 	}
-	if c.trace != nil {
-		c.traceSend(ctl, payload, " (async)")
-	}
+	defer putFrame(f)
 	if f.sp.bytes > 0 || f.frameLen()-f.dataOff >= 2*fragmentSize {
 		return c.sendEncoded(ctx, f)
 	}

@@ -141,9 +141,10 @@ func (c *Conn) readFrames() error {
 		var m Message
 		var ok bool
 		var err error
-		if size <= c.br.Size() {
+		if size <= c.br.Size() && (size < shareMin || !c.reusing.Load()) {
 			// Decode straight from the read buffer; the decoder copies
-			// what it keeps.
+			// what it keeps. (For ReceiveReuse, a frame that may hold a
+			// binary worth sharing goes into memory of its own.)
 			b, err := c.br.Peek(size)
 			if err != nil {
 				return c.readError(noEOF(err))

@@ -103,7 +103,9 @@ func (m Message) To() Term {
 // A binary of 64 KiB or more received in a message larger than the read
 // buffer shares the memory the message was read into, when it makes up
 // at least half of the message, rather than being copied out of it;
-// ReceiveReuse reuses that memory for later messages.
+// ReceiveReuse reuses that memory for later messages, and once it has
+// been called, messages of 64 KiB or more are read so even when they fit
+// the read buffer.
 type Conn struct {
 	node *Node
 	nc   net.Conn

@@ -73,9 +73,9 @@ type received struct {
 
 // ReceiveReuse is Receive, except that the memory of the message it
 // returned before is reused: a large Binary in that message (one of 64
-// KiB or more, in a message larger than the read buffer, which is read
-// into memory of its own) may change once ReceiveReuse is called again,
-// from any goroutine. Copy out what must outlive the next call.
+// KiB or more that makes up at least half of it, which shares the memory
+// the message was read into) may change once ReceiveReuse is called
+// again, from any goroutine. Copy out what must outlive the next call.
 //
 // It pays for a receiver of many large binaries, which otherwise cost a
 // fresh buffer each for the runtime to clear and collect, and reads them

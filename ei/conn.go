@@ -137,11 +137,25 @@ type Conn struct {
 	fragSize  int    // bytes of the buffers that hold them (their capacity)
 	kind      string // how the last frame was encoded, for the trace
 	kindRefs  int    // and how many atom cache references it had
+	bigFrame  bool   // a frame of the message being read had shareMin bytes or more
+	bulk      bool   // so had the last message read (see receive_direct.go)
 
 	msgs     chan received
 	handler  connHandler   // takes messages instead of msgs, for connections in a Node's table
-	readDone chan struct{} // closed when the read goroutine ends
+	readDone chan struct{} // closed when reading ends
 	readErr  error         // why it ended; set before readDone closes
+	failOnce sync.Once
+
+	// The right to read (see receive_direct.go).
+	role        chan struct{} // the token, when nobody holds it
+	handoff     chan struct{} // the token, handed to the read goroutine
+	direct      bool          // Receive may read itself (TCP, no handler)
+	receiving   atomic.Int32  // Receive calls under way
+	lastReceive atomic.Int64  // monoNow when one last returned
+	want        atomic.Bool   // an RPC waits for the read goroutine to read
+	lease       atomic.Int64  // receiveLease, but for tests
+	wake        chan struct{} // wakes the read goroutine for want
+	rfired      chan struct{} // interruptRead ran
 
 	// Memory for large messages (see release.go).
 	free    freeList
@@ -181,10 +195,18 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 		closing:  make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		handler:  h,
+		role:     make(chan struct{}, 1),
+		handoff:  make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
+		rfired:   make(chan struct{}, 1),
 	}
+	c.role <- struct{}{}
+	c.lastReceive.Store(int64(-receiveLease))
+	c.lease.Store(int64(receiveLease))
 	c.w.fired = make(chan struct{}, 1)
 	c.w.interrupt = c.interruptWrite
 	_, c.w.resumable = nc.(*net.TCPConn)
+	c.direct = c.w.resumable && h == nil
 	_, c.w.brittle = nc.(*tls.Conn)
 	if h != nil {
 		h.attach(c)
@@ -264,6 +286,9 @@ func (c *Conn) receive(ctx context.Context) (received, error) {
 	case r := <-c.msgs:
 		return r, nil
 	default:
+	}
+	if c.direct {
+		return c.receiveDirect(ctx)
 	}
 	select {
 	case r := <-c.msgs:

@@ -86,22 +86,31 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
-// readLoop reads frames until the connection fails or is closed.
+// readLoop reads frames until the connection fails or is closed, when
+// it holds the right to read (see receive_direct.go).
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
-	err := c.readFrames()
-	select {
-	case <-c.closing:
-		err = ErrClosed
-	default:
-		c.log.Debug("ei: connection lost", "err", err)
-	}
-	c.readErr = err
-	close(c.readDone)
-	c.nc.Close()
-	if c.handler != nil {
-		c.handler.down(c)
-	}
+	c.fail(c.readFrames())
+}
+
+// fail ends reading for good with err, once: it is called by whoever
+// held the right to read when reading failed, and by the read goroutine
+// as it ends.
+func (c *Conn) fail(err error) {
+	c.failOnce.Do(func() {
+		select {
+		case <-c.closing:
+			err = ErrClosed
+		default:
+			c.log.Debug("ei: connection lost", "err", err)
+		}
+		c.readErr = err
+		close(c.readDone)
+		c.nc.Close()
+		if c.handler != nil {
+			c.handler.down(c)
+		}
+	})
 }
 
 func (c *Conn) readError(err error) error {
@@ -123,71 +132,109 @@ func (c *Conn) readError(err error) error {
 }
 
 func (c *Conn) readFrames() error {
+	var t *time.Timer
+	for {
+		if err := c.takeRole(&t); err != nil {
+			return err
+		}
+		r, err := c.nextMessage()
+		if err != nil {
+			return err // keeping the right to read: nobody reads after this
+		}
+		select {
+		case c.msgs <- r:
+		case <-c.closing:
+			return ErrClosed
+		}
+		c.role <- struct{}{}
+	}
+}
+
+// nextMessage reads frames until one carries a message for Receive; it
+// hands those for a connHandler to it, and never returns for them.
+func (c *Conn) nextMessage() (received, error) {
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
-			return c.readError(err)
+			return received{}, c.readError(err)
 		}
 		size := int(binary.BigEndian.Uint32(hdr[:]))
 		if size == 0 {
-			if c.trace != nil {
-				c.tracef("<- tick\n")
-			}
+			c.traceTick()
 			continue
 		}
 		if err := c.checkSize(size); err != nil {
-			return err
+			return received{}, err
 		}
 		var m Message
 		var ok bool
 		var err error
-		if size <= c.br.Size() && (size < shareMin || !c.reusing.Load()) {
+		if c.fitsBuffer(size) {
 			// Decode straight from the read buffer; the decoder copies
 			// what it keeps. (For ReceiveReuse, a frame that may hold a
 			// binary worth sharing goes into memory of its own.)
 			b, err := c.br.Peek(size)
 			if err != nil {
-				return c.readError(noEOF(err))
+				return received{}, c.readError(noEOF(err))
 			}
 			m, ok, err = c.parseFrame(b)
 			c.br.Discard(size)
 			if err != nil {
-				return err
+				return received{}, err
 			}
 		} else if m, ok, err = c.readLargeFrame(size); err != nil {
-			return err
+			return received{}, err
 		}
-		c.growReader(size)
-		var shared *[]byte // what m's binaries share, if anything
-		if b := c.shared; b != nil {
-			shared = &b
-			c.shared = nil
-		}
-		if !ok {
-			continue // a fragment of a message not yet complete
-		}
-		if c.trace != nil {
-			if m.Control.hasPayload() {
-				c.tracef("<- %s(%d refs) %T%+v %s\n", c.kind, c.kindRefs, m.Control, m.Control, traceTerm(m.Payload))
-			} else {
-				c.tracef("<- %s(%d refs) %T%+v\n", c.kind, c.kindRefs, m.Control, m.Control)
-			}
-		}
-		if done, err := c.route(m); err != nil {
-			return err
-		} else if done {
-			continue
-		}
-		if c.handler != nil {
-			c.handler.deliver(c, m)
-			continue
-		}
-		select {
-		case c.msgs <- received{Message: m, buf: shared}:
-		case <-c.closing:
-			return ErrClosed
+		if r, deliver, err := c.finishFrame(m, ok, size); err != nil || deliver {
+			return r, err
 		}
 	}
+}
+
+// fitsBuffer reports whether a frame of size bytes is decoded in the read
+// buffer (see nextMessage).
+func (c *Conn) fitsBuffer(size int) bool {
+	return size <= c.br.Size() && (size < shareMin || !c.reusing.Load())
+}
+
+func (c *Conn) traceTick() {
+	if c.trace != nil {
+		c.tracef("<- tick\n")
+	}
+}
+
+// finishFrame ends the reading of a frame of size bytes that decoded to
+// m (ok false for a fragment that does not complete its message): it
+// traces m and routes it, and reports whether it is for Receive, in r.
+func (c *Conn) finishFrame(m Message, ok bool, size int) (r received, deliver bool, err error) {
+	c.growReader(size)
+	if size >= shareMin {
+		c.bigFrame = true
+	}
+	var shared *[]byte // what m's binaries share, if anything
+	if b := c.shared; b != nil {
+		shared = &b
+		c.shared = nil
+	}
+	if !ok {
+		return r, false, nil // a fragment of a message not yet complete
+	}
+	c.bulk, c.bigFrame = c.bigFrame, false
+	if c.trace != nil {
+		if m.Control.hasPayload() {
+			c.tracef("<- %s(%d refs) %T%+v %s\n", c.kind, c.kindRefs, m.Control, m.Control, traceTerm(m.Payload))
+		} else {
+			c.tracef("<- %s(%d refs) %T%+v\n", c.kind, c.kindRefs, m.Control, m.Control)
+		}
+	}
+	if done, err := c.route(m); err != nil || done {
+		return r, false, err
+	}
+	if c.handler != nil {
+		c.handler.deliver(c, m)
+		return r, false, nil
+	}
+	return received{Message: m, buf: shared}, true, nil
 }
 
 func noEOF(err error) error {

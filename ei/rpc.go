@@ -50,6 +50,7 @@ func (c *Conn) RPC(ctx context.Context, mod, fun Atom, args List) (Term, error) 
 	if err := c.RegSend(ctx, self, "rex", req); err != nil {
 		return nil, wrapf(err, "ei: rpc %s:%s", mod, fun)
 	}
+	c.needReader()
 	var reply Term
 	select {
 	case reply = <-ch:

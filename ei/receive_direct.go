@@ -22,10 +22,12 @@ import (
 // Receive reads only frames that fit the read buffer, with Peek, so that
 // a cancelled context interrupts its wait without losing a byte; it hands
 // larger frames to the read goroutine (through Conn.handoff), and frames
-// of shareMin bytes or more too: the read goroutine then reads on while
-// the messages it reads have such frames (Conn.bulk), so that it reads
-// the next large message while the caller handles the last, as it did
-// before. Only TCP connections without a connHandler read so: a TLS
+// of shareMin bytes or more too. The read goroutine then reads on while
+// the messages it reads have such frames (Conn.bulk), or more bytes wait
+// in the read buffer; Receive also hands it the token when they do. So
+// when messages come faster than the caller takes them, the read
+// goroutine reads and decodes the next ones while the caller handles the
+// last, as before. Only TCP connections without a connHandler read so: a TLS
 // connection cannot resume a read its deadline interrupted.
 
 // receiveLease is how long after Receive was called the read goroutine
@@ -63,7 +65,7 @@ func (c *Conn) takeRole(t **time.Timer) error {
 		case <-c.readDone:
 			return ErrClosed // failed elsewhere; fail has run
 		}
-		if !c.direct || c.want.Swap(false) || c.bulk {
+		if !c.direct || c.want.Swap(false) || c.bulk || c.br.Buffered() > 0 {
 			return nil
 		}
 		wait := time.Duration(c.lease.Load())
@@ -133,7 +135,13 @@ func (c *Conn) receiveDirect(ctx context.Context) (received, error) {
 			r, state, err := c.readDirect(ctx)
 			switch state {
 			case directGot:
-				c.role <- struct{}{}
+				if c.br.Buffered() > 0 {
+					// More came in the same read: the read goroutine
+					// reads ahead while the caller handles r.
+					c.handoff <- struct{}{}
+				} else {
+					c.role <- struct{}{}
+				}
 				return r, nil
 			case directHandOff:
 				handedOff = true

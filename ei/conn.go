@@ -98,7 +98,13 @@ func (m Message) To() Term {
 // may also be called concurrently, but each message goes to only one
 // caller; usually one goroutine receives. Messages are queued while
 // nobody receives; when the queue is full, the Conn stops reading from
-// the peer, so rpc replies wait too.
+// the peer, so rpc replies wait too. Over TCP, a Receive that finds no
+// message queued reads the next frames itself, on the caller's
+// goroutine, and the read goroutine leaves the reading to it for a
+// millisecond after each call (unless an RPC waits for its reply), so
+// that a goroutine that receives one message after another is not
+// handed each one by another goroutine; while more bytes wait to be read,
+// or messages are of 64 KiB or more, the read goroutine reads ahead.
 //
 // A binary of 64 KiB or more received in a message larger than the read
 // buffer shares the memory the message was read into, when it makes up

@@ -300,15 +300,21 @@ func (c *Conn) receive(ctx context.Context) (received, error) {
 	case r := <-c.msgs:
 		return r, nil
 	case <-c.readDone:
-		select {
-		case r := <-c.msgs:
-			return r, nil
-		default:
-		}
-		return received{}, c.readErr
+		return c.receiveEnded()
 	case <-ctx.Done():
 		return received{}, fmt.Errorf("ei: receive: %w", ctx.Err())
 	}
+}
+
+// receiveEnded is receive once reading ended: the messages queued, then
+// why it ended.
+func (c *Conn) receiveEnded() (received, error) {
+	select {
+	case r := <-c.msgs:
+		return r, nil
+	default:
+	}
+	return received{}, c.readErr
 }
 
 // Send sends msg to the process to (SEND).

@@ -153,12 +153,7 @@ func (c *Conn) receiveDirect(ctx context.Context) (received, error) {
 				c.fail(err) // keeping the token: nobody reads after this
 			}
 		case <-c.readDone:
-			select {
-			case r := <-c.msgs:
-				return r, nil
-			default:
-			}
-			return received{}, c.readErr
+			return c.receiveEnded()
 		case <-ctx.Done():
 			return received{}, fmt.Errorf("ei: receive: %w", ctx.Err())
 		}

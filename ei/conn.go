@@ -218,7 +218,7 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 		h.attach(c)
 	}
 	tick := n.netTickTime()
-	cr.timeout = tick
+	cr.timeout, cr.heard = tick, time.Now()
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.tickLoop(tick / 4)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -28,28 +29,59 @@ const shareMin = 64 << 10
 const maxKeptReadBuf = 1 << 20
 
 // connReader is the reader under the bufio.Reader. After the handshake it
-// keeps a read deadline of at least the net tick time ahead, moving it
-// at most every quarter of it, so that a peer is given up on after
-// between one and one and a quarter net tick times of silence.
+// keeps a read deadline of one and a quarter net tick times after bytes
+// last came, moving it at most every quarter of the net tick time, so
+// that a peer is given up on after between one and one and a quarter net
+// tick times of silence. A Receive reading for itself interrupts a read
+// with a deadline in the past when its context ends (see interrupt); a
+// read so interrupted is no sign of life, and moves nothing.
 type connReader struct {
 	nc      net.Conn
 	timeout time.Duration // zero during the handshake
-	set     time.Time     // when the deadline was last moved
+	heard   time.Time     // when a read last returned bytes (or the Conn began)
+	set     time.Time     // the heard the deadline was last set from
 	filled  bool          // a read filled all the room it was given
+
+	mu          sync.Mutex // orders moving the deadline and interrupting
+	deadline    time.Time  // the deadline set, zero for none
+	interrupted bool       // a deadline in the past stands in for it
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
-	if r.timeout > 0 {
-		if now := time.Now(); now.Sub(r.set) >= r.timeout/4 {
-			r.nc.SetReadDeadline(now.Add(r.timeout + r.timeout/4))
-			r.set = now
+	if r.timeout > 0 && r.heard.Sub(r.set) >= r.timeout/4 {
+		r.mu.Lock()
+		r.set = r.heard
+		r.deadline = r.heard.Add(r.timeout + r.timeout/4)
+		if !r.interrupted {
+			r.nc.SetReadDeadline(r.deadline)
 		}
+		r.mu.Unlock()
 	}
 	n, err := r.nc.Read(p)
+	if n > 0 && r.timeout > 0 {
+		r.heard = time.Now()
+	}
 	if n == len(p) {
 		r.filled = true
 	}
 	return n, err
+}
+
+// interrupt makes the read under way and the next ones fail at once,
+// until resume.
+func (r *connReader) interrupt() {
+	r.mu.Lock()
+	r.interrupted = true
+	r.nc.SetReadDeadline(aLongTimeAgo)
+	r.mu.Unlock()
+}
+
+// resume undoes interrupt: the deadline is what it was.
+func (r *connReader) resume() {
+	r.mu.Lock()
+	r.interrupted = false
+	r.nc.SetReadDeadline(r.deadline)
+	r.mu.Unlock()
 }
 
 // growReader replaces the read buffer, which starts at

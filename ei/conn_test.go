@@ -818,6 +818,13 @@ func BenchmarkConnPingPong(b *testing.B) {
 // cleanup.
 func newTCPConn(tb testing.TB, size int) (*Conn, net.Conn) {
 	tb.Helper()
+	return newTCPConnWith(tb, nil, size, nil)
+}
+
+// newTCPConnWith is newTCPConn for the Node n (a default one if nil),
+// with the connReader reading through wrap(nc), if wrap is not nil.
+func newTCPConnWith(tb testing.TB, n *Node, size int, wrap func(net.Conn) net.Conn) (*Conn, net.Conn) {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -832,9 +839,14 @@ func newTCPConn(tb testing.TB, size int) (*Conn, net.Conn) {
 		nc.Close()
 		tb.Fatal(err)
 	}
-	n := &Node{Name: "a@host", Cookie: "c", Creation: 1}
+	if n == nil {
+		n = &Node{Name: "a@host", Cookie: "c", Creation: 1}
+	}
 	n.init()
 	cr := &connReader{nc: nc}
+	if wrap != nil {
+		cr.nc = wrap(nc)
+	}
 	c := newConn(n, nc, cr, bufio.NewReaderSize(cr, size), peerInfo{name: "b@host", flags: DefaultFlags})
 	tb.Cleanup(func() {
 		c.Close()

@@ -184,7 +184,7 @@ func (c *Conn) readDirect(ctx context.Context) (r received, state directState, e
 		defer func() {
 			if !stop() {
 				<-c.rfired
-				c.restoreReadDeadline()
+				c.cr.resume()
 			}
 		}()
 	}
@@ -240,16 +240,6 @@ func (c *Conn) directError(ctx context.Context, err error) (directState, error) 
 // interruptRead interrupts the read under way, for a Receive whose
 // context ended; it runs in a goroutine of its own.
 func (c *Conn) interruptRead() {
-	c.nc.SetReadDeadline(aLongTimeAgo)
+	c.cr.interrupt()
 	c.rfired <- struct{}{}
-}
-
-// restoreReadDeadline undoes interruptRead: the next read sets the
-// deadline of the net tick time again (see connReader).
-func (c *Conn) restoreReadDeadline() {
-	if c.cr.timeout > 0 {
-		c.cr.set = time.Time{}
-	} else {
-		c.nc.SetReadDeadline(time.Time{})
-	}
 }

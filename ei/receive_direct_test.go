@@ -36,7 +36,14 @@ func testFrame(t testing.TB, ctl Control, payload Term) []byte {
 // went through, and the peer's end.
 func directConn(t *testing.T) (*Conn, net.Conn, Pid) {
 	t.Helper()
-	c, peer := newTCPConn(t, 4096)
+	return directConnWith(t, nil, nil)
+}
+
+// directConnWith is directConn for the Node n and with the connReader
+// reading through wrap(nc), as newTCPConnWith.
+func directConnWith(t *testing.T, n *Node, wrap func(net.Conn) net.Conn) (*Conn, net.Conn, Pid) {
+	t.Helper()
+	c, peer := newTCPConnWith(t, n, 4096, wrap)
 	if !c.direct {
 		t.Fatal("a TCP Conn without a handler does not let Receive read")
 	}

@@ -165,9 +165,12 @@ func (c *Conn) readError(err error) error {
 
 func (c *Conn) readFrames() error {
 	var t *time.Timer
+	holding := false
 	for {
-		if err := c.takeRole(&t); err != nil {
-			return err
+		if !holding {
+			if err := c.takeRole(&t); err != nil {
+				return err
+			}
 		}
 		r, err := c.nextMessage()
 		if err != nil {
@@ -178,7 +181,11 @@ func (c *Conn) readFrames() error {
 		case <-c.closing:
 			return ErrClosed
 		}
-		c.role <- struct{}{}
+		// Read on while nobody else may read, and while large messages
+		// come or more bytes wait (see receive_direct.go).
+		if holding = !c.direct || c.bulk || c.br.Buffered() > 0; !holding {
+			c.role <- struct{}{}
+		}
 	}
 }
 

@@ -51,11 +51,34 @@ const (
 )
 
 // takeRole waits until the read goroutine may read: it holds the token
-// and Receive was not called within receiveLease, or the token was
-// handed to it, or an RPC waits for a reply. t is the goroutine's
-// timer, made on first use.
+// and Receive was not called within the lease, or the token was handed
+// to it, or an RPC waits for a reply. It leaves the token alone while the
+// lease runs, so as not to take it from under a Receive. t is the
+// goroutine's timer, made on first use.
 func (c *Conn) takeRole(t **time.Timer) error {
 	for {
+		if c.direct && !c.want.Load() {
+			if wait := c.leaseLeft(); wait > 0 {
+				if *t == nil {
+					*t = time.NewTimer(wait)
+				} else {
+					(*t).Reset(wait)
+				}
+				select {
+				case <-(*t).C:
+				case <-c.wake:
+					(*t).Stop()
+				case <-c.handoff:
+					(*t).Stop()
+					return nil
+				case <-c.closing:
+					return ErrClosed
+				case <-c.readDone:
+					return ErrClosed // failed elsewhere; fail has run
+				}
+				continue
+			}
+		}
 		select {
 		case <-c.role:
 		case <-c.handoff:
@@ -63,37 +86,24 @@ func (c *Conn) takeRole(t **time.Timer) error {
 		case <-c.closing:
 			return ErrClosed
 		case <-c.readDone:
-			return ErrClosed // failed elsewhere; fail has run
-		}
-		if !c.direct || c.want.Swap(false) || c.bulk || c.br.Buffered() > 0 {
-			return nil
-		}
-		wait := time.Duration(c.lease.Load())
-		if c.receiving.Load() == 0 {
-			wait -= monoNow() - time.Duration(c.lastReceive.Load())
-		}
-		if wait <= 0 {
-			return nil
-		}
-		c.role <- struct{}{}
-		if *t == nil {
-			*t = time.NewTimer(wait)
-		} else {
-			(*t).Reset(wait)
-		}
-		select {
-		case <-(*t).C:
-		case <-c.wake:
-			(*t).Stop()
-		case <-c.handoff:
-			(*t).Stop()
-			return nil
-		case <-c.closing:
-			return ErrClosed
-		case <-c.readDone:
 			return ErrClosed
 		}
+		if !c.direct || c.want.Swap(false) || c.leaseLeft() <= 0 {
+			return nil
+		}
+		c.role <- struct{}{} // a Receive came meanwhile
 	}
+}
+
+// leaseLeft returns how long the read goroutine still leaves the reading
+// to Receive: the lease from the last Receive, or all of it while one is
+// under way.
+func (c *Conn) leaseLeft() time.Duration {
+	lease := time.Duration(c.lease.Load())
+	if c.receiving.Load() > 0 {
+		return lease
+	}
+	return lease - (monoNow() - time.Duration(c.lastReceive.Load()))
 }
 
 // needReader has the read goroutine read now, for a reply that nobody
@@ -130,6 +140,9 @@ func (c *Conn) receiveDirect(ctx context.Context) (received, error) {
 			case r := <-c.msgs: // queued before the token was put back
 				c.role <- struct{}{}
 				return r, nil
+			case <-c.readDone: // closed, say: read nothing more
+				c.role <- struct{}{}
+				return c.receiveEnded()
 			default:
 			}
 			r, state, err := c.readDirect(ctx)

@@ -172,7 +172,8 @@ func (c *Conn) receiveDirect(ctx context.Context) (received, error) {
 		}
 		if handedOff {
 			// The read goroutine puts the token back in c.role once it
-			// has read the frame; wait for a message or for that.
+			// has read the frame and stops reading ahead; wait for a
+			// message or for that.
 			select {
 			case r := <-c.msgs:
 				return r, nil

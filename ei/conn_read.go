@@ -3,6 +3,7 @@ package ei
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -172,7 +173,7 @@ func (c *Conn) readFrames() error {
 				return err
 			}
 		}
-		r, err := c.nextMessage()
+		r, _, err := c.readMessage(context.Background(), false)
 		if err != nil {
 			return err // keeping the right to read: nobody reads after this
 		}
@@ -189,51 +190,73 @@ func (c *Conn) readFrames() error {
 	}
 }
 
-// nextMessage reads frames until one carries a message for Receive; it
-// hands those for a connHandler to it, and never returns for them.
-func (c *Conn) nextMessage() (received, error) {
-	var hdr [4]byte
+// readMessage reads frames until one carries a message for Receive; it
+// hands those for a connHandler to it, and never returns for them. It
+// reads each frame that fits the read buffer with Peek, consuming it
+// only once whole, so that a read that ctx interrupts (see readDirect)
+// loses nothing; the others go into memory of their own (readLargeFrame),
+// or, for a Receive reading for itself (direct), to the read goroutine,
+// as do frames of shareMin bytes or more.
+func (c *Conn) readMessage(ctx context.Context, direct bool) (received, directState, error) {
 	for {
-		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
-			return received{}, c.readError(err)
+		b, err := c.br.Peek(4)
+		if err != nil {
+			return c.frameError(ctx, err)
 		}
-		size := int(binary.BigEndian.Uint32(hdr[:]))
+		size := int(binary.BigEndian.Uint32(b))
 		if size == 0 {
+			c.br.Discard(4)
 			c.traceTick()
 			continue
 		}
 		if err := c.checkSize(size); err != nil {
-			return received{}, err
+			return received{}, directFailed, err
 		}
 		var m Message
 		var ok bool
-		var err error
-		if c.fitsBuffer(size) {
+		switch {
+		case c.fitsBuffer(size) && (!direct || size < shareMin):
 			// Decode straight from the read buffer; the decoder copies
 			// what it keeps. (For ReceiveReuse, a frame that may hold a
 			// binary worth sharing goes into memory of its own.)
-			b, err := c.br.Peek(size)
-			if err != nil {
-				return received{}, c.readError(noEOF(err))
+			if b, err = c.br.Peek(4 + size); err != nil {
+				return c.frameError(ctx, err)
 			}
-			m, ok, err = c.parseFrame(b)
-			c.br.Discard(size)
-			if err != nil {
-				return received{}, err
-			}
-		} else if m, ok, err = c.readLargeFrame(size); err != nil {
-			return received{}, err
+			m, ok, err = c.parseFrame(b[4:])
+			c.br.Discard(4 + size)
+		case direct:
+			return received{}, directHandOff, nil
+		default:
+			c.br.Discard(4)
+			m, ok, err = c.readLargeFrame(size)
 		}
-		if r, deliver, err := c.finishFrame(m, ok, size); err != nil || deliver {
-			return r, err
+		if err != nil {
+			return received{}, directFailed, err
+		}
+		if r, deliver, err := c.finishFrame(m, ok, size); err != nil {
+			return received{}, directFailed, err
+		} else if deliver {
+			return r, directGot, nil
 		}
 	}
 }
 
-// fitsBuffer reports whether a frame of size bytes is decoded in the read
-// buffer (see nextMessage).
+// frameError sorts an error of a read of readMessage: the end of ctx
+// interrupting it, or the connection's failure.
+func (c *Conn) frameError(ctx context.Context, err error) (received, directState, error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+		return received{}, directCanceled, ctx.Err()
+	}
+	if c.br.Buffered() > 0 {
+		err = noEOF(err) // within a frame
+	}
+	return received{}, directFailed, c.readError(err)
+}
+
+// fitsBuffer reports whether a frame of size bytes, with its length, is
+// decoded in the read buffer (see readMessage).
 func (c *Conn) fitsBuffer(size int) bool {
-	return size <= c.br.Size() && (size < shareMin || !c.reusing.Load())
+	return 4+size <= c.br.Size() && (size < shareMin || !c.reusing.Load())
 }
 
 func (c *Conn) traceTick() {

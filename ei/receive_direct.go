@@ -2,10 +2,7 @@ package ei
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -40,7 +37,7 @@ var monoStart = time.Now()
 // monoNow returns the monotonic time since monoStart.
 func monoNow() time.Duration { return time.Since(monoStart) }
 
-// directState is how readDirect ended.
+// directState is how readMessage ended.
 type directState uint8
 
 const (
@@ -189,7 +186,8 @@ func (c *Conn) receiveDirect(ctx context.Context) (received, error) {
 }
 
 // readDirect reads frames, holding the token, until one carries a
-// message for Receive, or a frame is too large to Peek at (handed off),
+// message for Receive, or a frame is to be read by the read goroutine
+// (handed off: too large to Peek at, or of shareMin bytes or more),
 // or ctx ends while it waits (canceled; the frame is left to be read
 // later, unread), or reading fails.
 func (c *Conn) readDirect(ctx context.Context) (r received, state directState, err error) {
@@ -202,53 +200,7 @@ func (c *Conn) readDirect(ctx context.Context) (r received, state directState, e
 			}
 		}()
 	}
-	for {
-		b, err := c.br.Peek(4)
-		if err != nil {
-			state, err := c.directError(ctx, err)
-			return r, state, err
-		}
-		size := int(binary.BigEndian.Uint32(b))
-		if size == 0 {
-			c.br.Discard(4)
-			c.traceTick()
-			continue
-		}
-		if err := c.checkSize(size); err != nil {
-			return r, directFailed, err
-		}
-		if size >= shareMin || 4+size > c.br.Size() {
-			return r, directHandOff, nil
-		}
-		if b, err = c.br.Peek(4 + size); err != nil {
-			state, err := c.directError(ctx, err)
-			return r, state, err
-		}
-		m, ok, err := c.parseFrame(b[4:])
-		c.br.Discard(4 + size)
-		if err != nil {
-			return r, directFailed, err
-		}
-		r, deliver, err := c.finishFrame(m, ok, size)
-		if err != nil {
-			return r, directFailed, err
-		}
-		if deliver {
-			return r, directGot, nil
-		}
-	}
-}
-
-// directError sorts an error of a read of readDirect: the context's end
-// interrupting it, or the connection's failure.
-func (c *Conn) directError(ctx context.Context, err error) (directState, error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
-		return directCanceled, ctx.Err()
-	}
-	if c.br.Buffered() > 0 {
-		err = noEOF(err) // within a frame
-	}
-	return directFailed, c.readError(err)
+	return c.readMessage(ctx, true)
 }
 
 // interruptRead interrupts the read under way, for a Receive whose

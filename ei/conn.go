@@ -111,7 +111,9 @@ func (m Message) To() Term {
 // at least half of the message, rather than being copied out of it;
 // ReceiveReuse reuses that memory for later messages, and once it has
 // been called, messages of 64 KiB or more are read so even when they fit
-// the read buffer.
+// the read buffer. A message that came in fragments, of up to 8 MiB,
+// is put together in memory that all Conns share, and Receive copies its
+// binaries out.
 type Conn struct {
 	node *Node
 	nc   net.Conn

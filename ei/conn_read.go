@@ -18,8 +18,9 @@ import (
 // the decoder copying what it keeps. Larger frames are read into memory
 // of their own, which the message then owns: a large binary in it refers
 // to that memory instead of being copied (see Reader.binaryBytes), and
-// the fragments of a message are read straight into the buffer that
-// reassembles it, sized from the first fragment (see fragment.go).
+// the fragments of a message are read into the buffer that reassembles
+// it, sized from the first fragment (see fragment.go), which comes from a
+// pool for Receive (see bufpool.go).
 
 // shareMin is the size from which a binary decoded from a frame the
 // message owns refers to the frame instead of being copied.
@@ -215,10 +216,9 @@ func (c *Conn) readMessage(ctx context.Context, direct bool) (received, directSt
 		var m Message
 		var ok bool
 		switch {
-		case c.fitsBuffer(size) && (!direct || size < shareMin):
+		case size < shareMin && 4+size <= c.br.Size():
 			// Decode straight from the read buffer; the decoder copies
-			// what it keeps. (For ReceiveReuse, a frame that may hold a
-			// binary worth sharing goes into memory of its own.)
+			// what it keeps.
 			if b, err = c.br.Peek(4 + size); err != nil {
 				return c.frameError(ctx, err)
 			}
@@ -251,12 +251,6 @@ func (c *Conn) frameError(ctx context.Context, err error) (received, directState
 		err = noEOF(err) // within a frame
 	}
 	return received{}, directFailed, c.readError(err)
-}
-
-// fitsBuffer reports whether a frame of size bytes, with its length, is
-// decoded in the read buffer (see readMessage).
-func (c *Conn) fitsBuffer(size int) bool {
-	return 4+size <= c.br.Size() && (size < shareMin || !c.reusing.Load())
 }
 
 func (c *Conn) traceTick() {
@@ -314,9 +308,11 @@ func (c *Conn) checkSize(size int) error {
 	return nil
 }
 
-// readLargeFrame reads and decodes a frame of size bytes, more than the
-// read buffer holds. Fragments go straight into the buffer reassembling
-// their message; other frames into a buffer of their own.
+// readLargeFrame reads and decodes a frame of size bytes, shareMin or
+// more. Fragments go straight into the buffer reassembling their
+// message. Other frames are decoded in the read buffer if they fit, and
+// no ReceiveReuse is to share their binaries, else read into a buffer of
+// their own.
 func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
 	head, err := c.br.Peek(fragHeaderLen - 5)
 	if err != nil {
@@ -329,6 +325,15 @@ func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
 		if m, ok, done, err := c.readFirstFragment(size, head); done {
 			return m, ok, err
 		}
+	}
+	if size <= c.br.Size() && !c.reusing.Load() {
+		b, err := c.br.Peek(size)
+		if err != nil {
+			return Message{}, false, c.readError(noEOF(err))
+		}
+		m, ok, err := c.parseFrame(b)
+		c.br.Discard(size)
+		return m, ok, err
 	}
 	b, err := c.readOwned(size)
 	if err != nil {

@@ -45,6 +45,8 @@ type fragments struct {
 	next uint64 // id of the fragment expected next; fragment ids count down to 1
 	refs []Atom // the atom cache references of the header
 	data []byte // control and message bytes so far; cap(data) counts in Conn.fragSize
+
+	pooled bool // data came from the pool (see bufpool.go)
 }
 
 // newFragments starts reassembling sequence seq, whose first fragment,
@@ -60,18 +62,13 @@ func (c *Conn) newFragments(seq, id uint64, n int) (*fragments, error) {
 	if err := c.holdFragments(n); err != nil {
 		return nil, err
 	}
-	size := c.fragmentCap(n, mulSat(n, id), 0)
-	data := c.free.get(size)
-	if data == nil {
-		data = make([]byte, 0, size)
-	}
-	size = cap(data)
-	f := &fragments{next: id - 1, refs: slices.Clone(c.refs), data: data[:0]}
+	data, pooled := c.fragmentBuf(c.fragmentCap(n, mulSat(n, id), 0), 0)
+	f := &fragments{next: id - 1, refs: slices.Clone(c.refs), data: data, pooled: pooled}
 	if c.frags == nil {
 		c.frags = make(map[uint64]*fragments)
 	}
 	c.frags[seq] = f
-	c.fragSize += size
+	c.fragSize += cap(data)
 	return f, nil
 }
 
@@ -89,12 +86,31 @@ func (c *Conn) nextFragment(seq, id uint64, n int) (*fragments, error) {
 	if err := c.holdFragments(n); err != nil {
 		return nil, err
 	}
-	if cap(f.data) < need {
-		size := c.fragmentCap(need, addSat(len(f.data), mulSat(n, id)), cap(f.data))
-		c.fragSize += size - cap(f.data)
-		f.data = append(make([]byte, 0, size), f.data...)
+	if held := cap(f.data); held < need {
+		data, pooled := c.fragmentBuf(c.fragmentCap(need, addSat(len(f.data), mulSat(n, id)), held), held)
+		data = append(data, f.data...)
+		if f.pooled {
+			putPooled(f.data)
+		}
+		f.data, f.pooled = data, pooled
+		c.fragSize += cap(data) - held
 	}
 	return f, nil
+}
+
+// fragmentBuf returns an empty buffer with room for size bytes for a
+// fragmented message, to replace one of held bytes: for ReceiveReuse one
+// that it kept, else one from the pool (pooled) if MaxFragmentedSize
+// leaves room for it, else a new one.
+func (c *Conn) fragmentBuf(size, held int) (b []byte, pooled bool) {
+	if c.reusing.Load() {
+		if b := c.free.get(size); b != nil {
+			return b, false
+		}
+	} else if b := getPooled(size, MaxFragmentedSize-c.fragSize+held); b != nil {
+		return b, true
+	}
+	return make([]byte, 0, size), false
 }
 
 // holdFragments counts n more bytes of incomplete fragmented messages,
@@ -121,7 +137,9 @@ func (c *Conn) fragmentCap(need, want, held int) int {
 }
 
 // fragmentDone counts the fragment of f just added and, if it was the
-// last, decodes the message, whose binaries may refer to its data.
+// last, decodes the message. Its binaries may refer to its data, unless
+// that came from the pool: then they are copied out and the data goes
+// back.
 func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
 	f.next--
 	if f.next > 0 {
@@ -131,8 +149,10 @@ func (c *Conn) fragmentDone(seq uint64, f *fragments) (Message, bool, error) {
 	c.fragSize -= cap(f.data)
 	c.fragBytes -= len(f.data)
 	c.kind, c.kindRefs = "fragmented", len(f.refs)
-	m, shared, err := decodeShared(f.data, 0, f.refs, false, true)
+	m, shared, err := decodeShared(f.data, 0, f.refs, false, !f.pooled)
 	switch {
+	case f.pooled:
+		putPooled(f.data)
 	case shared && err == nil:
 		c.share(f.data)
 	case !shared && c.reusing.Load():

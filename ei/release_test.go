@@ -3,6 +3,7 @@ package ei
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"testing/synctest"
@@ -142,4 +143,67 @@ func TestReceiveKeepsNoBuffers(t *testing.T) {
 			t.Errorf("a Conn that never called ReceiveReuse holds %d bytes in %d buffers", held, n)
 		}
 	})
+}
+
+// TestReceiveFragmentedOwnsMemory checks that the messages Receive
+// returns keep their binaries when later fragmented messages are
+// reassembled in buffers from the pool (see bufpool.go): the binaries are
+// copied out of them.
+func TestReceiveFragmentedOwnsMemory(t *testing.T) {
+	for _, size := range []int{70_000, 300_000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := connPair(t, DefaultFlags, time.Hour)
+				to := mustPid(t, b.Node())
+				var msgs []Term
+				for i := range 6 {
+					msgs = append(msgs, Tuple{Atom("m"), pattern(size, byte(i))})
+				}
+				go func() {
+					for _, m := range msgs {
+						if err := a.Send(context.Background(), to, m); err != nil {
+							t.Errorf("Send() = %v", err)
+							return
+						}
+					}
+				}()
+				var got []Term
+				for i := range msgs {
+					m, err := b.Receive(context.Background())
+					if err != nil {
+						t.Fatalf("message %d: %v", i, err)
+					}
+					got = append(got, m.Payload)
+				}
+				for i := range msgs {
+					if !reflect.DeepEqual(got[i], msgs[i]) {
+						t.Errorf("message %d changed to %.40v after later ones, want %.40v", i, got[i], msgs[i])
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestPooledBuffers checks the classes of pooled buffers and the room
+// getPooled keeps to.
+func TestPooledBuffers(t *testing.T) {
+	for _, tt := range []struct{ size, room, want int }{
+		{1, 1 << 30, minPooled},
+		{minPooled, 1 << 30, minPooled},
+		{minPooled + 1, 1 << 30, 2 * minPooled},
+		{3 * minPooled, 1 << 30, 4 * minPooled},
+		{maxPooled, 1 << 30, maxPooled},
+		{maxPooled + 1, 1 << 30, 0},
+		{3 * minPooled, 4*minPooled - 1, 0},
+		{3 * minPooled, 4 * minPooled, 4 * minPooled},
+	} {
+		b := getPooled(tt.size, tt.room)
+		if cap(b) != tt.want || len(b) != 0 {
+			t.Errorf("getPooled(%d, %d) has len %d, cap %d; want 0, %d", tt.size, tt.room, len(b), cap(b), tt.want)
+		}
+		if b != nil {
+			putPooled(b)
+		}
+	}
 }

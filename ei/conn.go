@@ -124,10 +124,11 @@ type Conn struct {
 	trace   io.Writer
 
 	// Writing (see conn_write.go).
-	w       connWriter
-	wrote   atomic.Bool   // written since the last tick check
-	kick    chan struct{} // has the tick goroutine write replies queued
-	fragSeq atomic.Uint64 // sequence ids of the fragmented messages sent
+	w         connWriter
+	wrote     atomic.Bool   // written since the last tick check
+	kick      chan struct{} // has the tick goroutine write replies queued
+	fragSeq   atomic.Uint64 // sequence ids of the fragmented messages sent
+	smallSent atomic.Int64  // when a small message last went out, in Unix ns (see fragmentSize)
 
 	// afterFragment, if set (by tests), is called after each fragment of
 	// a message is written, with its number and the message's count.

@@ -684,10 +684,15 @@ func checkReencode(t *testing.T, m Message) {
 	}
 }
 
+// erlFragmentSize is the most bytes of a message a fragment from erl
+// carries (ERTS_DIST_FRAGMENT_SIZE).
+const erlFragmentSize = 64 << 10
+
 // erlFrames returns n REG_SEND frames as erl sends them with the atom
 // cache: the first defines the cache entries, the others refer to them.
 // Messages of more than 64 KiB come in fragments, as with DFLAG_FRAGMENTS.
 func erlFrames(n, size int) []byte {
+	const fragmentSize = erlFragmentSize
 	payload := joinBytes([]byte{104, 3, 82, 2, 98, 0, 0, 0, 1}, []byte{109}, binary.BigEndian.AppendUint32(nil, uint32(size)), make([]byte, size))
 	var out []byte
 	for i := range n {

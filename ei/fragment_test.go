@@ -44,32 +44,44 @@ func pattern(n int, seed byte) Binary {
 	return b
 }
 
-// bigMessage is a payload whose encoding spans several fragments, with
+// bigMessage is a payload whose encoding spans two fragments, with
 // binaries written from their own memory and small terms between them.
 func bigMessage() Term {
-	return Tuple{Atom("big"), pattern(200_000, 1), int64(42), pattern(5000, 2), String("tail"), pattern(100, 3)}
+	return Tuple{Atom("big"), pattern(2*bulkFragmentSize+70_000, 1), int64(42), pattern(5000, 2), String("tail"), pattern(100, 3)}
 }
 
-// TestSendFragments checks the frames of a large message: fragments of
-// 64 KiB of data when the peer takes them (the last with the rest), the
-// first with an empty atom cache header, ids counting down to 1, one
-// sequence id; a single frame otherwise. Either way the frames decode to
-// the message sent. A message of less than 128 KiB goes whole.
+// TestSendFragments checks the frames of a large message: when the peer
+// takes them, fragments of bulkFragmentSize bytes of data, or of
+// fragmentSize within smallWindow of a small message (the last with the
+// rest), the first with an empty atom cache header, ids counting down to
+// 1, one sequence id; a single frame otherwise. Either way the frames
+// decode to the message sent. A message of less than two fragments goes
+// whole.
 func TestSendFragments(t *testing.T) {
 	to := Pid{Node: "b@host", ID: 7, Creation: 2}
 	for _, tt := range []struct {
 		name  string
 		flags Flags
-		frags bool
+		frags int           // bytes of data per fragment, 0 for none
+		small time.Duration // a small message this long before, if not 0
 	}{
-		{"fragments", DefaultFlags, true},
-		{"no fragments", DefaultFlags &^ FlagFragments, false},
-		{"pass-through", DefaultFlags &^ FlagDistHdrAtomCache, false},
+		{"fragments", DefaultFlags, bulkFragmentSize, 0},
+		{"fragments after a small message", DefaultFlags, fragmentSize, smallWindow - time.Millisecond},
+		{"fragments long after a small message", DefaultFlags, bulkFragmentSize, smallWindow},
+		{"no fragments", DefaultFlags &^ FlagFragments, 0, 0},
+		{"pass-through", DefaultFlags &^ FlagDistHdrAtomCache, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c, peer := newRawConn(t, tt.flags, time.Hour)
 				frames := readFrames(peer)
+				if tt.small > 0 {
+					if err := c.Send(context.Background(), to, Atom("small")); err != nil {
+						t.Fatal(err)
+					}
+					<-frames
+					time.Sleep(tt.small)
+				}
 				sent := make(chan error, 1)
 				go func() { sent <- c.Send(context.Background(), to, bigMessage()) }()
 				dec := &Conn{}
@@ -77,7 +89,7 @@ func TestSendFragments(t *testing.T) {
 				var seq uint64
 				for i := 0; ; i++ {
 					f := <-frames
-					if tt.frags {
+					if size := tt.frags; size > 0 {
 						// 131, 69 or 70, sequence id, fragment id, and
 						// for the first an empty atom cache header.
 						tag, hdr := byte(distFragCont), 18
@@ -89,8 +101,8 @@ func TestSendFragments(t *testing.T) {
 						if f[0] != 131 || f[1] != tag || binary.BigEndian.Uint64(f[2:]) != seq || id == 0 || i == 0 && f[18] != 0 {
 							t.Fatalf("frame %d = %x..., want a fragment of sequence %d", i, f[:19], seq)
 						}
-						if id > 1 && data != fragmentSize || data < fragmentSize || data >= 2*fragmentSize {
-							t.Errorf("fragment %d (id %d) carries %d bytes, want %d (up to twice that for the last)", i, id, data, fragmentSize)
+						if id > 1 && data != size || data < size || data >= 2*size {
+							t.Errorf("fragment %d (id %d) carries %d bytes, want %d (up to twice that for the last)", i, id, data, size)
 						}
 					} else if i > 0 {
 						t.Fatalf("got a second frame %x...", f[:8])
@@ -116,15 +128,16 @@ func TestSendFragments(t *testing.T) {
 	}
 }
 
-// TestSendUnder128KiB checks that a message of less than 128 KiB goes in
-// one frame even when the peer takes fragments.
-func TestSendUnder128KiB(t *testing.T) {
+// TestSendUnderTwoFragments checks that a message of less than twice
+// fragmentSize goes in one frame even when the peer takes fragments.
+func TestSendUnderTwoFragments(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, peer := newRawConn(t, DefaultFlags, time.Hour)
 		frames := readFrames(peer)
-		go c.Send(context.Background(), Pid{Node: "b@host", ID: 7, Creation: 2}, pattern(120_000, 1))
+		size := 2*fragmentSize - 8<<10
+		go c.Send(context.Background(), Pid{Node: "b@host", ID: 7, Creation: 2}, pattern(size, 1))
 		f := <-frames
-		if f[0] != 131 || f[1] != distHeader || len(f) < 120_000 {
+		if f[0] != 131 || f[1] != distHeader || len(f) < size {
 			t.Errorf("frame of %d bytes %x..., want the whole message after 131, 68", len(f), f[:4])
 		}
 	})
@@ -280,10 +293,10 @@ func TestFragmentReserve(t *testing.T) {
 		return append(append(f, 0), make([]byte, n)...)
 	}
 	c := &Conn{}
-	if _, _, err := c.parseFrame(start(1, 17, fragmentSize)); err != nil {
+	if _, _, err := c.parseFrame(start(1, 17, erlFragmentSize)); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := cap(c.frags[1].data), 17*fragmentSize; got < want || got >= 2*want {
+	if got, want := cap(c.frags[1].data), 17*erlFragmentSize; got < want || got >= 2*want {
 		t.Errorf("buffer for 17 fragments of 64 KiB: cap %d, want %d up to twice that", got, want)
 	}
 	if _, _, err := c.parseFrame(start(2, 1<<40, 100)); err != nil {

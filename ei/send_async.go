@@ -19,6 +19,10 @@ import (
 // memory.
 const maxQueuedAsync = 256 << 10
 
+// maxAsyncCopy is the size from which SendAsync writes a message rather
+// than queueing a copy of it.
+const maxAsyncCopy = 128 << 10
+
 // SendAsync sends ctl and payload as SendControl does, but returns once
 // the message is queued rather than written, as erl's ! does: the Conn
 // writes it soon after, in order with the messages sent before and
@@ -49,9 +53,10 @@ func (c *Conn) SendAsync(ctx context.Context, ctl Control, payload Term) error {
 		return err
 	}
 	defer putFrame(f)
-	if f.sp.bytes > 0 || f.frameLen()-f.dataOff >= 2*fragmentSize {
+	if f.sp.bytes > 0 || f.frameLen()-f.dataOff >= maxAsyncCopy {
 		return c.sendEncoded(ctx, f)
 	}
+	c.noteSmall(f)
 	q := &outFrame{buf: bytes.Clone(f.buf), size: len(f.buf)} // f.buf stays with f, for the next
 	q.segs = [][]byte{q.buf}
 	if queued, err := c.queueAsync(q); queued || err != nil {

@@ -330,6 +330,25 @@ func box[T, C any](r *Reader, s *[]C, v T, typ unsafe.Pointer, minSize int) Term
 	return boxAt(unsafe.Pointer(&c[0]), v, typ)
 }
 
+// spare returns the next cell of slab s, for the caller to decode a value
+// into in place before it commits the cell, or nil if s has no room.
+func spare[C any](s []C) unsafe.Pointer {
+	if i := len(s); i < cap(s) && arenaBoxes {
+		return unsafe.Pointer(&s[:i+1][i])
+	}
+	return nil
+}
+
+// commit hands out the cell that spare returned, with the value decoded
+// into it, as a Term of the type whose type word is typ.
+func commit[C any](s *[]C, typ unsafe.Pointer) Term {
+	i := len(*s)
+	*s = (*s)[:i+1]
+	var t Term
+	*(*eface)(unsafe.Pointer(&t)) = eface{typ: typ, data: unsafe.Pointer(&(*s)[i])}
+	return t
+}
+
 // boxWord returns v, an int64 or a float64, as a Term boxed in the words
 // slab.
 func boxWord[T int64 | float64](r *Reader, v T, typ unsafe.Pointer) Term {

@@ -370,6 +370,12 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 
 	case tagNewPid, tagPid:
 		r.off = start
+		if c := spare(r.a.pids); c != nil {
+			if err := r.pidInto((*Pid)(c)); err != nil {
+				return nil, err
+			}
+			return commit(&r.a.pids, typePid), nil
+		}
 		p, err := r.pid()
 		if err != nil {
 			return nil, err
@@ -386,6 +392,12 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 
 	case tagNewerReference, tagNewReference, tagReference:
 		r.off = start
+		if c := spare(r.a.refs); c != nil {
+			if err := r.refInto((*Ref)(c), true); err != nil {
+				return nil, err
+			}
+			return commit(&r.a.refs, typeRef), nil
+		}
 		ref, err := r.ref(true)
 		if err != nil {
 			return nil, err

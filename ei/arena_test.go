@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -246,10 +247,11 @@ func TestMeasureFlat(t *testing.T) {
 }
 
 // TestRecentAtoms checks the per-Reader cache of atoms against the
-// encodings it must and must not match, anywhere in the data.
+// encodings it must and must not match, anywhere in the data: at its
+// start, after other bytes, and in its last 8 bytes.
 func TestRecentAtoms(t *testing.T) {
 	var ra recentAtoms
-	for _, a := range []string{"get", "a\x00", "erl@host", "x"} {
+	for _, a := range []string{"get", "a\x00", "erl@host", "x", "fourteen-bytes", "fifteen-bytes.."} {
 		ra.add(intern([]byte(a)))
 	}
 	enc := func(a string) []byte { return append([]byte{tagSmallAtomUTF8, byte(len(a))}, a...) }
@@ -269,15 +271,25 @@ func TestRecentAtoms(t *testing.T) {
 		{"other atom", append(enc("gex"), pad...), ""},
 		{"longer atom", append(enc("erl@hosts"), pad...), ""},
 		{"other long atom", append(enc("erl@hoxt"), pad...), ""},
+		{"14 bytes", append(enc("fourteen-bytes"), pad...), "fourteen-bytes"},
+		{"14 bytes at the end", enc("fourteen-bytes"), "fourteen-bytes"},
+		{"14 bytes, other last byte", append(enc("fourteen-bytez"), pad...), ""},
+		{"14 bytes, other 7th byte", append(enc("fourteXn-bytes"), pad...), ""},
+		{"15 bytes", append(enc("fifteen-bytes.."), pad...), "fifteen-bytes.."},
+		{"15 bytes, other last byte", append(enc("fifteen-bytes.!"), pad...), ""},
+		{"truncated long", enc("fourteen-bytes")[:15], ""},
 		{"Latin-1 atom", append([]byte{tagSmallAtom, 3, 'g', 'e', 't'}, pad...), ""},
 		{"no atom", pad, ""},
 	} {
-		e, end := ra.at(tt.data, 0)
-		switch {
-		case tt.want == "" && e != nil:
-			t.Errorf("%s: at(%x) = %q, want no match", tt.name, tt.data, e.atom)
-		case tt.want != "" && (e == nil || string(e.atom) != tt.want || end != 2+len(tt.want)):
-			t.Errorf("%s: at(%x) = %v, %d, want %q, %d", tt.name, tt.data, e, end, tt.want, 2+len(tt.want))
+		for _, before := range [][]byte{nil, {tagSmallInteger, 1}, pad, append(pad, 'g', 'e', 't')} {
+			data := append(slices.Clip(before), tt.data...)
+			e, end := ra.at(data, len(before))
+			switch {
+			case tt.want == "" && e != nil:
+				t.Errorf("%s: at(%x, %d) = %q, want no match", tt.name, data, len(before), e.atom)
+			case tt.want != "" && (e == nil || string(e.atom) != tt.want || end != len(before)+2+len(tt.want)):
+				t.Errorf("%s: at(%x, %d) = %v, %d, want %q, %d", tt.name, data, len(before), e, end, tt.want, len(before)+2+len(tt.want))
+			}
 		}
 	}
 	for _, a := range []string{"get", "a\x00", "erl@host", "x", "gex", "erl@hosts", "", "a"} {

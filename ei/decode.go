@@ -519,7 +519,8 @@ func (r *Reader) elems(t []Term, depth int) error {
 					continue
 				}
 			case tagSmallAtomUTF8:
-				// recent.at in line, for atoms of up to 6 bytes.
+				// recent.at in line for atoms of up to 6 bytes, then
+				// recent.at itself for longer ones.
 				if off+8 <= len(data) {
 					w := binary.LittleEndian.Uint64(data[off:])
 					if e := r.recent[recentSlot(w)]; e != nil && w&e.mask == e.enc && len(e.atom) <= 6 {
@@ -527,6 +528,11 @@ func (r *Reader) elems(t []Term, depth int) error {
 						r.off = off + 2 + len(e.atom)
 						continue
 					}
+				}
+				if e, end := r.recent.at(data, off); e != nil {
+					t[i] = e.term
+					r.off = end
+					continue
 				}
 			}
 		}

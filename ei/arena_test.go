@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"unsafe"
@@ -154,9 +155,12 @@ func TestUnmarshalAllocs(t *testing.T) {
 		term   Term
 		allocs float64
 	}{
-		// Terms, cells for the tuples and the reference, a cell for
-		// the pid, words for the reference's ID.
-		{"gen_call", Tuple{Atom("$gen_call"), Tuple{pid, Ref{Node: "erl@host", Creation: 3, ID: []uint32{1, 2, 3}}}, Tuple{Atom("get"), int64(42)}}, 4},
+		// Terms; cells for the tuples and the reference, and one more
+		// whose words hold the reference's ID; a cell for the pid.
+		{"gen_call", Tuple{Atom("$gen_call"), Tuple{pid, Ref{Node: "erl@host", Creation: 3, ID: []uint32{1, 2, 3}}}, Tuple{Atom("get"), int64(42)}}, 3},
+		// Terms; cells for the map, the binary and the list, and one
+		// more whose words hold the binary's bytes and the float.
+		{"map", Map{{Key: Atom("name"), Value: Binary("alice")}, {Key: Atom("score"), Value: 3.14}, {Key: Atom("tags"), Value: List{Atom("a")}}}, 2},
 		{"ints", ints, 3},
 		{"records", records, 3},
 		{"binary_64k", Binary(make([]byte, 64<<10)), 2},
@@ -297,5 +301,53 @@ func TestRecentAtoms(t *testing.T) {
 		if known := a == "get" || a == "a\x00" || a == "erl@host" || a == "x"; known != (e != nil) || e != nil && string(e.atom) != a {
 			t.Errorf("find(%q) = %v, want the entry: %v", a, e, known)
 		}
+	}
+}
+
+// TestArenaWordsInCell checks that the few words reserve puts in a
+// cell3 (a reference's ID, a short binary, a float) keep their values
+// once the rest of the term is garbage and collected, and that those
+// terms are decoded as Marshal encoded them.
+func TestArenaWordsInCell(t *testing.T) {
+	ref := Ref{Node: "n@h", Creation: 7, ID: []uint32{0xdeadbeef, 2, 3}}
+	// Each term, and the indexes of its elements that are words in the
+	// cell.
+	terms := []struct {
+		term Term
+		keep []int
+	}{
+		{Tuple{Atom("a"), ref, Tuple{Atom("b")}}, []int{1}},
+		{Tuple{Binary("hello!"), Tuple{}, 2.5}, []int{0, 2}},
+		{List{Tuple{int64(1 << 40)}, Binary("x")}, []int{1}},
+	}
+	var kept, want []Term
+	for _, tt := range terms {
+		data, err := Marshal(tt.term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Unmarshal(data)
+		if err != nil || !reflect.DeepEqual(got, tt.term) {
+			t.Fatalf("Unmarshal(Marshal(%v)) = %v, %v", tt.term, got, err)
+		}
+		var r Reader
+		r.data = data[1:]
+		if n, ok := r.measure(0); !ok || n.words == 0 || n.words > cellWords {
+			t.Fatalf("%v measures %+v, want 1..%d words", tt.term, n, cellWords)
+		}
+		// Keep only the pieces that live in the words of the cell.
+		elems := reflect.ValueOf(got)
+		for _, i := range tt.keep {
+			kept = append(kept, elems.Index(i).Interface().(Term))
+			want = append(want, reflect.ValueOf(tt.term).Index(i).Interface().(Term))
+		}
+	}
+	runtime.GC()
+	for range 1000 {
+		_ = make([]byte, 64) // reuse freed memory, if any was freed
+	}
+	runtime.GC()
+	if !reflect.DeepEqual(kept, want) {
+		t.Errorf("after GC the kept pieces are %#v, want %#v", kept, want)
 	}
 }

@@ -11,10 +11,12 @@ import (
 //
 // Before a term is decoded, measure counts what it will take of each
 // slab, and reserve makes the slabs it lacks: one allocation per memory
-// layout (terms, words, cells, cells4), cut into one slab per Go type.
-// A slab is carved front to back, and a piece is not written again once
-// handed out, except by the caller that owns it (a Binary's bytes), or by
-// the next term of an arena that reuses (below).
+// layout (terms, words, cells, cells4), cut into one slab per Go type;
+// a slab of a few words is instead the words without pointers of one
+// more cell, which saves an allocation for a small term. A slab is
+// carved front to back, and a piece is not written again once handed
+// out, except by the caller that owns it (a Binary's bytes), or by the
+// next term of an arena that reuses (below).
 // Pieces are sliced with full slice expressions, so appending to one
 // never touches a neighbour. What measure did not count (a term too small
 // or too flat to be worth it, one it could not walk, or more than a block
@@ -64,6 +66,10 @@ type (
 		c, d uintptr
 	}
 )
+
+// cellWords is how many words without pointers a cell3 has after its
+// pointer: reserve carves a slab of words that few from one.
+const cellWords = 2
 
 // maxSlab is the most elements (or bytes) of one piece carved from a
 // shared slab, and the most spare elements a slab made while decoding
@@ -140,7 +146,8 @@ func (a *arena) reset() {
 
 // reserve gives each slab that has room for fewer elements than n counts
 // a new block with room for them (up to maxBlock, or maxReuseBytes), in
-// one allocation per layout.
+// one allocation per layout, or none for cellWords words or fewer when
+// there are cells to allocate.
 func (a *arena) reserve(n *need) {
 	reuse := a.reuse
 	terms := room(cap(a.terms)-len(a.terms), n.terms, 16, reuse)
@@ -156,11 +163,23 @@ func (a *arena) reserve(n *need) {
 	if terms > 0 {
 		a.terms = make([]Term, 0, terms)
 	}
-	if words > 0 {
+	k := seqs + maps + bins + strs + 2*refs
+	// A few words (a reference's ID, a short binary, a float) ride in
+	// the two words without pointers of one more cell3, rather than in
+	// a block of their own.
+	inCell := words > 0 && words <= cellWords && k > 0 && !reuse
+	if inCell {
+		k++
+	} else if words > 0 {
 		a.words = make([]uint64, 0, words)
 	}
-	if k := seqs + maps + bins + strs + 2*refs; k > 0 {
+	if k > 0 {
 		b := make([]cell3, k)
+		if inCell {
+			c := &b[k-1]
+			a.words = unsafe.Slice((*uint64)(unsafe.Pointer(&c.a)), cellWords)[:0]
+			b = b[:k-1]
+		}
 		b = take(&a.seqs, b, seqs)
 		b = take(&a.maps, b, maps)
 		b = take(&a.binaries, b, bins)
@@ -328,6 +347,25 @@ func box[T, C any](r *Reader, s *[]C, v T, typ unsafe.Pointer, minSize int) Term
 	}
 	c := carveSlow(r, s, 1, minSize)
 	return boxAt(unsafe.Pointer(&c[0]), v, typ)
+}
+
+// spare returns the next cell of slab s, for the caller to decode a value
+// into in place before it commits the cell, or nil if s has no room.
+func spare[C any](s []C) unsafe.Pointer {
+	if i := len(s); i < cap(s) && arenaBoxes {
+		return unsafe.Pointer(&s[:i+1][i])
+	}
+	return nil
+}
+
+// commit hands out the cell that spare returned, with the value decoded
+// into it, as a Term of the type whose type word is typ.
+func commit[C any](s *[]C, typ unsafe.Pointer) Term {
+	i := len(*s)
+	*s = (*s)[:i+1]
+	var t Term
+	*(*eface)(unsafe.Pointer(&t)) = eface{typ: typ, data: unsafe.Pointer(&(*s)[i])}
+	return t
 }
 
 // boxWord returns v, an int64 or a float64, as a Term boxed in the words

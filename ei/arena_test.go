@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -153,9 +155,12 @@ func TestUnmarshalAllocs(t *testing.T) {
 		term   Term
 		allocs float64
 	}{
-		// Terms, cells for the tuples and the reference, a cell for
-		// the pid, words for the reference's ID.
-		{"gen_call", Tuple{Atom("$gen_call"), Tuple{pid, Ref{Node: "erl@host", Creation: 3, ID: []uint32{1, 2, 3}}}, Tuple{Atom("get"), int64(42)}}, 4},
+		// Terms; cells for the tuples and the reference, and one more
+		// whose words hold the reference's ID; a cell for the pid.
+		{"gen_call", Tuple{Atom("$gen_call"), Tuple{pid, Ref{Node: "erl@host", Creation: 3, ID: []uint32{1, 2, 3}}}, Tuple{Atom("get"), int64(42)}}, 3},
+		// Terms; cells for the map, the binary and the list, and one
+		// more whose words hold the binary's bytes and the float.
+		{"map", Map{{Key: Atom("name"), Value: Binary("alice")}, {Key: Atom("score"), Value: 3.14}, {Key: Atom("tags"), Value: List{Atom("a")}}}, 2},
 		{"ints", ints, 3},
 		{"records", records, 3},
 		{"binary_64k", Binary(make([]byte, 64<<10)), 2},
@@ -246,10 +251,11 @@ func TestMeasureFlat(t *testing.T) {
 }
 
 // TestRecentAtoms checks the per-Reader cache of atoms against the
-// encodings it must and must not match, anywhere in the data.
+// encodings it must and must not match, anywhere in the data: at its
+// start, after other bytes, and in its last 8 bytes.
 func TestRecentAtoms(t *testing.T) {
 	var ra recentAtoms
-	for _, a := range []string{"get", "a\x00", "erl@host", "x"} {
+	for _, a := range []string{"get", "a\x00", "erl@host", "x", "fourteen-bytes", "fifteen-bytes.."} {
 		ra.add(intern([]byte(a)))
 	}
 	enc := func(a string) []byte { return append([]byte{tagSmallAtomUTF8, byte(len(a))}, a...) }
@@ -269,15 +275,25 @@ func TestRecentAtoms(t *testing.T) {
 		{"other atom", append(enc("gex"), pad...), ""},
 		{"longer atom", append(enc("erl@hosts"), pad...), ""},
 		{"other long atom", append(enc("erl@hoxt"), pad...), ""},
+		{"14 bytes", append(enc("fourteen-bytes"), pad...), "fourteen-bytes"},
+		{"14 bytes at the end", enc("fourteen-bytes"), "fourteen-bytes"},
+		{"14 bytes, other last byte", append(enc("fourteen-bytez"), pad...), ""},
+		{"14 bytes, other 7th byte", append(enc("fourteXn-bytes"), pad...), ""},
+		{"15 bytes", append(enc("fifteen-bytes.."), pad...), "fifteen-bytes.."},
+		{"15 bytes, other last byte", append(enc("fifteen-bytes.!"), pad...), ""},
+		{"truncated long", enc("fourteen-bytes")[:15], ""},
 		{"Latin-1 atom", append([]byte{tagSmallAtom, 3, 'g', 'e', 't'}, pad...), ""},
 		{"no atom", pad, ""},
 	} {
-		e, end := ra.at(tt.data, 0)
-		switch {
-		case tt.want == "" && e != nil:
-			t.Errorf("%s: at(%x) = %q, want no match", tt.name, tt.data, e.atom)
-		case tt.want != "" && (e == nil || string(e.atom) != tt.want || end != 2+len(tt.want)):
-			t.Errorf("%s: at(%x) = %v, %d, want %q, %d", tt.name, tt.data, e, end, tt.want, 2+len(tt.want))
+		for _, before := range [][]byte{nil, {tagSmallInteger, 1}, pad, append(pad, 'g', 'e', 't')} {
+			data := append(slices.Clip(before), tt.data...)
+			e, end := ra.at(data, len(before))
+			switch {
+			case tt.want == "" && e != nil:
+				t.Errorf("%s: at(%x, %d) = %q, want no match", tt.name, data, len(before), e.atom)
+			case tt.want != "" && (e == nil || string(e.atom) != tt.want || end != len(before)+2+len(tt.want)):
+				t.Errorf("%s: at(%x, %d) = %v, %d, want %q, %d", tt.name, data, len(before), e, end, tt.want, len(before)+2+len(tt.want))
+			}
 		}
 	}
 	for _, a := range []string{"get", "a\x00", "erl@host", "x", "gex", "erl@hosts", "", "a"} {
@@ -285,5 +301,53 @@ func TestRecentAtoms(t *testing.T) {
 		if known := a == "get" || a == "a\x00" || a == "erl@host" || a == "x"; known != (e != nil) || e != nil && string(e.atom) != a {
 			t.Errorf("find(%q) = %v, want the entry: %v", a, e, known)
 		}
+	}
+}
+
+// TestArenaWordsInCell checks that the few words reserve puts in a
+// cell3 (a reference's ID, a short binary, a float) keep their values
+// once the rest of the term is garbage and collected, and that those
+// terms are decoded as Marshal encoded them.
+func TestArenaWordsInCell(t *testing.T) {
+	ref := Ref{Node: "n@h", Creation: 7, ID: []uint32{0xdeadbeef, 2, 3}}
+	// Each term, and the indexes of its elements that are words in the
+	// cell.
+	terms := []struct {
+		term Term
+		keep []int
+	}{
+		{Tuple{Atom("a"), ref, Tuple{Atom("b")}}, []int{1}},
+		{Tuple{Binary("hello!"), Tuple{}, 2.5}, []int{0, 2}},
+		{List{Tuple{int64(1 << 40)}, Binary("x")}, []int{1}},
+	}
+	var kept, want []Term
+	for _, tt := range terms {
+		data, err := Marshal(tt.term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Unmarshal(data)
+		if err != nil || !reflect.DeepEqual(got, tt.term) {
+			t.Fatalf("Unmarshal(Marshal(%v)) = %v, %v", tt.term, got, err)
+		}
+		var r Reader
+		r.data = data[1:]
+		if n, ok := r.measure(0); !ok || n.words == 0 || n.words > cellWords {
+			t.Fatalf("%v measures %+v, want 1..%d words", tt.term, n, cellWords)
+		}
+		// Keep only the pieces that live in the words of the cell.
+		elems := reflect.ValueOf(got)
+		for _, i := range tt.keep {
+			kept = append(kept, elems.Index(i).Interface().(Term))
+			want = append(want, reflect.ValueOf(tt.term).Index(i).Interface().(Term))
+		}
+	}
+	runtime.GC()
+	for range 1000 {
+		_ = make([]byte, 64) // reuse freed memory, if any was freed
+	}
+	runtime.GC()
+	if !reflect.DeepEqual(kept, want) {
+		t.Errorf("after GC the kept pieces are %#v, want %#v", kept, want)
 	}
 }

@@ -29,6 +29,12 @@ func (r *Reader) atomTerm() (Term, error) {
 
 // atom decodes any of the atom encodings.
 func (r *Reader) atom() (Atom, error) {
+	if r.off < len(r.data) && r.data[r.off] == tagSmallAtomUTF8 {
+		if e, end := r.recent.at(r.data, r.off); e != nil {
+			r.off = end
+			return e.atom, nil
+		}
+	}
 	b, e, latin1, cached, err := r.atomBytes()
 	switch {
 	case err != nil:
@@ -66,6 +72,10 @@ type atomEntry struct {
 	// encoding (tag, length, up to 6 bytes of the atom) as a
 	// little-endian word, and mask has a 0xff byte for each byte of it.
 	enc, mask uint64
+
+	// enc2 holds the bytes of an atom of 7 to 14 bytes after its
+	// first 6, as a little-endian word.
+	enc2 uint64
 }
 
 // recentAtoms holds the atoms a Reader decoded lately, each in the slot
@@ -96,18 +106,39 @@ func (ra *recentAtoms) find(b []byte) *atomEntry {
 // at returns the entry for the SMALL_ATOM_UTF8_EXT at data[off:] if it is
 // a recent atom, and the offset after it.
 func (ra *recentAtoms) at(data []byte, off int) (*atomEntry, int) {
-	if len(data)-off < 8 {
+	var w uint64
+	switch n := len(data) - off; {
+	case n >= 8:
+		w = binary.LittleEndian.Uint64(data[off:])
+	case n >= 2 && off >= 0 && len(data) >= 8:
+		// The atom is in the last 8 bytes: load them, and shift out
+		// those before it.
+		w = binary.LittleEndian.Uint64(data[len(data)-8:]) >> (64 - 8*n)
+	default:
 		return ra.atEnd(data, off)
 	}
-	w := binary.LittleEndian.Uint64(data[off:])
 	e := ra[recentSlot(w)]
-	if e == nil || w&e.mask != e.enc || len(e.atom) > 6 && !e.rest(data[off+8:]) {
+	if e == nil || w&e.mask != e.enc {
 		return nil, 0
 	}
-	return e, off + 2 + len(e.atom)
+	end := off + 2 + len(e.atom)
+	if end > len(data) {
+		return nil, 0
+	}
+	if n := len(e.atom); n > 6 {
+		if n <= 14 && off+16 <= len(data) {
+			// The rest in one word, and bytes after it masked off.
+			if binary.LittleEndian.Uint64(data[off+8:])&(math.MaxUint64>>(8*(14-n))) != e.enc2 {
+				return nil, 0
+			}
+		} else if string(e.atom[6:]) != string(data[off+8:end]) {
+			return nil, 0
+		}
+	}
+	return e, end
 }
 
-// atEnd is at for an atom in the last 8 bytes of data.
+// atEnd is at for data of fewer than 8 bytes.
 func (ra *recentAtoms) atEnd(data []byte, off int) (*atomEntry, int) {
 	if off < 0 || len(data)-off < 2 {
 		return nil, 0
@@ -120,13 +151,6 @@ func (ra *recentAtoms) atEnd(data []byte, off int) (*atomEntry, int) {
 		return nil, 0
 	}
 	return e, off + 2 + len(e.atom)
-}
-
-// rest reports whether b starts with the bytes of the atom after its
-// first 6.
-func (e *atomEntry) rest(b []byte) bool {
-	n := len(e.atom) - 6
-	return n <= len(b) && string(e.atom[6:]) == string(b[:n])
 }
 
 // atomTable caches decoded atoms so that decoding a known atom does not
@@ -189,6 +213,11 @@ func intern(b []byte) *atomEntry {
 	e.enc, e.mask = binary.LittleEndian.Uint64(w[:]), math.MaxUint64
 	if len(b) < 6 {
 		e.mask = 1<<(8*(2+len(b))) - 1
+	}
+	if len(b) > 6 && len(b) <= 14 {
+		copy(w[:], b[6:])
+		clear(w[len(b)-6:])
+		e.enc2 = binary.LittleEndian.Uint64(w[:])
 	}
 	slot.Store(e)
 	return e

@@ -370,6 +370,12 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 
 	case tagNewPid, tagPid:
 		r.off = start
+		if c := spare(r.a.pids); c != nil {
+			if err := r.pidInto((*Pid)(c)); err != nil {
+				return nil, err
+			}
+			return commit(&r.a.pids, typePid), nil
+		}
 		p, err := r.pid()
 		if err != nil {
 			return nil, err
@@ -386,6 +392,12 @@ func (r *Reader) termSlow(depth int) (Term, error) {
 
 	case tagNewerReference, tagNewReference, tagReference:
 		r.off = start
+		if c := spare(r.a.refs); c != nil {
+			if err := r.refInto((*Ref)(c), true); err != nil {
+				return nil, err
+			}
+			return commit(&r.a.refs, typeRef), nil
+		}
 		ref, err := r.ref(true)
 		if err != nil {
 			return nil, err
@@ -507,7 +519,8 @@ func (r *Reader) elems(t []Term, depth int) error {
 					continue
 				}
 			case tagSmallAtomUTF8:
-				// recent.at in line, for atoms of up to 6 bytes.
+				// recent.at in line for atoms of up to 6 bytes, then
+				// recent.at itself for longer ones.
 				if off+8 <= len(data) {
 					w := binary.LittleEndian.Uint64(data[off:])
 					if e := r.recent[recentSlot(w)]; e != nil && w&e.mask == e.enc && len(e.atom) <= 6 {
@@ -515,6 +528,11 @@ func (r *Reader) elems(t []Term, depth int) error {
 						r.off = off + 2 + len(e.atom)
 						continue
 					}
+				}
+				if e, end := r.recent.at(data, off); e != nil {
+					t[i] = e.term
+					r.off = end
+					continue
 				}
 			}
 		}

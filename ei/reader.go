@@ -247,21 +247,31 @@ func (r *Reader) export() (Export, error) {
 
 // pid decodes NEW_PID_EXT or PID_EXT.
 func (r *Reader) pid() (Pid, error) {
+	var p Pid
+	if err := r.pidInto(&p); err != nil {
+		return Pid{}, err
+	}
+	return p, nil
+}
+
+// pidInto decodes NEW_PID_EXT or PID_EXT into *p, which on error holds
+// garbage.
+func (r *Reader) pidInto(p *Pid) error {
 	start := r.off
 	if !r.has(1) {
-		return Pid{}, r.truncated(start, "pid")
+		return r.truncated(start, "pid")
 	}
 	tag := r.u8()
 	if tag != tagNewPid && tag != tagPid {
 		r.off = start
-		return Pid{}, r.errorf(start, "want a pid, got %s", tagName(tag))
+		return r.errorf(start, "want a pid, got %s", tagName(tag))
 	}
 	node, err := r.atom()
 	if err != nil {
 		r.off = start
-		return Pid{}, err
+		return err
 	}
-	p := Pid{Node: node}
+	p.Node = node
 	switch {
 	case tag == tagNewPid && r.has(12):
 		p.ID, p.Serial, p.Creation = r.u32(), r.u32(), r.u32()
@@ -269,9 +279,9 @@ func (r *Reader) pid() (Pid, error) {
 		p.ID, p.Serial, p.Creation = r.u32(), r.u32(), uint32(r.u8())
 	default:
 		r.off = start
-		return Pid{}, r.truncated(start, tagName(tag))
+		return r.truncated(start, tagName(tag))
 	}
-	return p, nil
+	return nil
 }
 
 // port decodes V4_PORT_EXT, NEW_PORT_EXT or PORT_EXT.
@@ -308,9 +318,18 @@ func (r *Reader) port() (Port, error) {
 // ref decodes NEWER_REFERENCE_EXT, NEW_REFERENCE_EXT or REFERENCE_EXT.
 // Unless keep is set it only checks and consumes the bytes.
 func (r *Reader) ref(keep bool) (Ref, error) {
+	var ref Ref
+	if err := r.refInto(&ref, keep); err != nil {
+		return Ref{}, err
+	}
+	return ref, nil
+}
+
+// refInto is ref decoding into *ref, which on error holds garbage.
+func (r *Reader) refInto(ref *Ref, keep bool) error {
 	start := r.off
 	if !r.has(1) {
-		return Ref{}, r.truncated(start, "reference")
+		return r.truncated(start, "reference")
 	}
 	tag := r.u8()
 	n := 1
@@ -318,24 +337,24 @@ func (r *Reader) ref(keep bool) (Ref, error) {
 	case tagNewerReference, tagNewReference:
 		if !r.has(2) {
 			r.off = start
-			return Ref{}, r.truncated(start, tagName(tag))
+			return r.truncated(start, tagName(tag))
 		}
 		n = int(r.u16())
 		if n == 0 || n > maxRefWords {
 			r.off = start
-			return Ref{}, r.errorf(start, "%s with %d ID words, want 1..%d", tagName(tag), n, maxRefWords)
+			return r.errorf(start, "%s with %d ID words, want 1..%d", tagName(tag), n, maxRefWords)
 		}
 	case tagReference:
 	default:
 		r.off = start
-		return Ref{}, r.errorf(start, "want a reference, got %s", tagName(tag))
+		return r.errorf(start, "want a reference, got %s", tagName(tag))
 	}
 	node, err := r.atom()
 	if err != nil {
 		r.off = start
-		return Ref{}, err
+		return err
 	}
-	ref := Ref{Node: node}
+	ref.Node = node
 	switch {
 	case tag == tagNewerReference && r.has(uint64(4+4*n)):
 		ref.Creation = r.u32()
@@ -348,9 +367,9 @@ func (r *Reader) ref(keep bool) (Ref, error) {
 		ref.Creation = uint32(r.u8())
 	default:
 		r.off = start
-		return Ref{}, r.truncated(start, tagName(tag))
+		return r.truncated(start, tagName(tag))
 	}
-	return ref, nil
+	return nil
 }
 
 // readWords reads n words into the arena, or skips them unless keep is

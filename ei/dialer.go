@@ -50,9 +50,16 @@ func (n *Node) resolve(ctx context.Context, host string) string {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return host
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(ips) != 1 {
+	// LookupHost rather than LookupNetIP: the latter runs each lookup in
+	// a goroutine of its own (to share it between concurrent callers),
+	// which costs a connect more than the lookup in /etc/hosts does.
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	if err != nil || len(addrs) != 1 {
 		return host
 	}
-	return ips[0].Unmap().String()
+	ip, err := netip.ParseAddr(addrs[0])
+	if err != nil {
+		return host
+	}
+	return ip.Unmap().String()
 }

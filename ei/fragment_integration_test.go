@@ -120,3 +120,77 @@ func TestFragmentsWithErl(t *testing.T) {
 		})
 	}
 }
+
+// TestFragmentShapesWithErl sends erl messages whose data (control and
+// payload) is just under, at and just over two and three fragments, in
+// fragments of both sizes, and checks how many fragments each went in
+// and that erl got each intact.
+func TestFragmentShapesWithErl(t *testing.T) {
+	for _, otp := range erltest.OTPs(t) {
+		t.Run(otp.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			port := erltest.StartOTPEPMD(t)
+			erl := otp.StartErl(t, port, erltest.Options{Args: []string{"-eval", fragErlEval}})
+			n := &Node{Name: erltest.UniqueName("go") + "@" + erltest.Host(t), Cookie: "c", EPMD: &epmd.Client{Port: port}}
+			c, err := n.Connect(ctx, erl.Name)
+			if err != nil {
+				t.Fatalf("Connect(%s) = %v\n%s", erl.Name, err, erl.Output())
+			}
+			defer c.Close()
+			for {
+				p, err := c.RPC(ctx, "erlang", "whereis", List{Atom("sink")})
+				if err != nil {
+					t.Fatalf("RPC(erlang:whereis(sink)) = %v\n%s", err, erl.Output())
+				}
+				if _, ok := p.(Pid); ok {
+					break
+				}
+			}
+			self, err := n.Pid()
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := func(size int) Term { return Tuple{Atom("big"), self, pattern(size, byte(size))} }
+			f := getFrame()
+			if err := c.encode(f, RegSend{From: self, To: "sink"}, msg(spliceMin)); err != nil {
+				t.Fatal(err)
+			}
+			overhead := f.frameLen() - f.dataOff - spliceMin
+			putFrame(f)
+			var frags int
+			c.afterFragment = func(i, n int) { frags = n }
+			for _, size := range []int{fragmentSize, bulkFragmentSize} {
+				for _, tt := range []struct{ data, frags int }{
+					{2*size - 1, 0}, {2 * size, 2}, {2*size + 1, 2},
+					{3*size - 1, 2}, {3 * size, 3}, {3*size + 1, 3},
+				} {
+					if size == fragmentSize {
+						c.smallSent.Store(time.Now().UnixNano())
+					} else {
+						c.smallSent.Store(0)
+					}
+					frags = 0
+					bin := pattern(tt.data-overhead, byte(tt.data))
+					if err := c.RegSend(ctx, self, "sink", Tuple{Atom("big"), self, bin}); err != nil {
+						t.Fatalf("RegSend(%d bytes) = %v", tt.data, err)
+					}
+					if size == fragmentSize && time.Now().UnixNano()-c.smallSent.Load() >= int64(smallWindow) {
+						// Too slow to be sure of the fragment size.
+						t.Logf("%d bytes: sent in fragments of %d or %d", tt.data, fragmentSize, bulkFragmentSize)
+					} else if frags != tt.frags {
+						t.Errorf("%d bytes in fragments of %d: sent in %d fragments, want %d", tt.data, size, frags, tt.frags)
+					}
+					m, err := c.Receive(ctx)
+					if err != nil {
+						t.Fatalf("Receive() = %v\n%s", err, erl.Output())
+					}
+					want := Tuple{Atom("big"), int64(len(bin)), int64(crc32.ChecksumIEEE(bin))}
+					if !sameTerm(m.Payload, want) {
+						t.Errorf("%d bytes in fragments of %d: erl got %v, want %v", tt.data, size, m.Payload, want)
+					}
+				}
+			}
+		})
+	}
+}

@@ -31,8 +31,8 @@ const maxAsyncCopy = 128 << 10
 //
 // It waits, as SendControl does, when 256 KiB of messages wait to be
 // written already (a peer that reads slowly slows its senders down), and
-// for a message holding a binary of 4 KiB or more or larger than 128
-// KiB, which is written from payload's memory rather than copied. ctx
+// for a message holding a binary of 4 KiB or more or of 128 KiB or
+// more, which is written from payload's memory rather than copied. ctx
 // bounds only those waits: a message queued is written whatever becomes
 // of ctx.
 //

@@ -33,31 +33,9 @@ func TestFragmentsWithErl(t *testing.T) {
 		t.Run(otp.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			port := erltest.StartOTPEPMD(t)
-			erl := otp.StartErl(t, port, erltest.Options{Args: []string{"-eval", fragErlEval}})
-			n := &Node{Name: erltest.UniqueName("go") + "@" + erltest.Host(t), Cookie: "c", EPMD: &epmd.Client{Port: port}}
-			c, err := n.Connect(ctx, erl.Name)
-			if err != nil {
-				t.Fatalf("Connect(%s) = %v\n%s", erl.Name, err, erl.Output())
-			}
-			defer c.Close()
+			c, erl, self := fragErlConn(ctx, t, otp, "sink", "echo")
 			if c.Flags()&FlagFragments == 0 {
 				t.Fatalf("Flags() = %v, want FlagFragments negotiated", c.Flags())
-			}
-			for _, name := range []Atom{"sink", "echo"} {
-				for {
-					p, err := c.RPC(ctx, "erlang", "whereis", List{name})
-					if err != nil {
-						t.Fatalf("RPC(erlang:whereis(%s)) = %v\n%s", name, err, erl.Output())
-					}
-					if _, ok := p.(Pid); ok {
-						break
-					}
-				}
-			}
-			self, err := n.Pid()
-			if err != nil {
-				t.Fatal(err)
 			}
 			receive := func() Term {
 				t.Helper()
@@ -130,27 +108,7 @@ func TestFragmentShapesWithErl(t *testing.T) {
 		t.Run(otp.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			port := erltest.StartOTPEPMD(t)
-			erl := otp.StartErl(t, port, erltest.Options{Args: []string{"-eval", fragErlEval}})
-			n := &Node{Name: erltest.UniqueName("go") + "@" + erltest.Host(t), Cookie: "c", EPMD: &epmd.Client{Port: port}}
-			c, err := n.Connect(ctx, erl.Name)
-			if err != nil {
-				t.Fatalf("Connect(%s) = %v\n%s", erl.Name, err, erl.Output())
-			}
-			defer c.Close()
-			for {
-				p, err := c.RPC(ctx, "erlang", "whereis", List{Atom("sink")})
-				if err != nil {
-					t.Fatalf("RPC(erlang:whereis(sink)) = %v\n%s", err, erl.Output())
-				}
-				if _, ok := p.(Pid); ok {
-					break
-				}
-			}
-			self, err := n.Pid()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, erl, self := fragErlConn(ctx, t, otp, "sink")
 			msg := func(size int) Term { return Tuple{Atom("big"), self, pattern(size, byte(size))} }
 			f := getFrame()
 			if err := c.encode(f, RegSend{From: self, To: "sink"}, msg(spliceMin)); err != nil {
@@ -193,4 +151,35 @@ func TestFragmentShapesWithErl(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fragErlConn starts erl with fragErlEval, connects a node to it, and
+// waits until the processes named have registered; it returns the
+// connection, erl and the node's pid.
+func fragErlConn(ctx context.Context, t *testing.T, otp erltest.OTP, names ...Atom) (*Conn, *erltest.Node, Pid) {
+	t.Helper()
+	port := erltest.StartOTPEPMD(t)
+	erl := otp.StartErl(t, port, erltest.Options{Args: []string{"-eval", fragErlEval}})
+	n := &Node{Name: erltest.UniqueName("go") + "@" + erltest.Host(t), Cookie: "c", EPMD: &epmd.Client{Port: port}}
+	c, err := n.Connect(ctx, erl.Name)
+	if err != nil {
+		t.Fatalf("Connect(%s) = %v\n%s", erl.Name, err, erl.Output())
+	}
+	t.Cleanup(func() { c.Close() })
+	for _, name := range names {
+		for {
+			p, err := c.RPC(ctx, "erlang", "whereis", List{name})
+			if err != nil {
+				t.Fatalf("RPC(erlang:whereis(%s)) = %v\n%s", name, err, erl.Output())
+			}
+			if _, ok := p.(Pid); ok {
+				break
+			}
+		}
+	}
+	self, err := n.Pid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, erl, self
 }

@@ -309,10 +309,10 @@ func (c *Conn) checkSize(size int) error {
 }
 
 // readLargeFrame reads and decodes a frame of size bytes, shareMin or
-// more. Fragments go straight into the buffer reassembling their
-// message. Other frames are decoded in the read buffer if they fit, and
-// no ReceiveReuse is to share their binaries, else read into a buffer of
-// their own.
+// more. Fragments go into the buffer reassembling their message, through
+// the read buffer when they fit it. Other frames are decoded in the read
+// buffer if they fit, and no ReceiveReuse is to share their binaries,
+// else read into a buffer of their own.
 func (c *Conn) readLargeFrame(size int) (Message, bool, error) {
 	head, err := c.br.Peek(fragHeaderLen - 5)
 	if err != nil {

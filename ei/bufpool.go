@@ -51,6 +51,9 @@ func getPooled(size, room int) []byte {
 
 // putPooled gives back a buffer that getPooled returned.
 func putPooled(b []byte) {
+	if cap(b) > maxPooled {
+		return // not one of ours
+	}
 	i := poolClass(cap(b))
 	if cap(b) != minPooled<<i {
 		return // not one of ours

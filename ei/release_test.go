@@ -206,4 +206,8 @@ func TestPooledBuffers(t *testing.T) {
 			putPooled(b)
 		}
 	}
+	// Buffers of other sizes are not kept; one larger than any class
+	// is no class's.
+	putPooled(make([]byte, 0, 3*minPooled))
+	putPooled(make([]byte, 0, 2*maxPooled))
 }

@@ -204,8 +204,43 @@ func (e *benchEnv) compareMessages(b *testing.B, size int, cmd string, goei func
 		return e.erlTime(false, ei.Atom(cmd), e.peerAtom, int64(n), int64(size))
 	}
 	sides := e.sides(goei, cnode, erl)
+	cpu := e.countPeerCPU(sides)
 	b.ReportAllocs()
 	reportMessageRates(b, sides, runSides(b, sides...), size)
+	reportPeerCPU(b, sides, cpu)
+}
+
+// countPeerCPU makes each side's run add the CPU time peer spends during
+// it to the side's entry of the returned slice, when peer's CPU time can
+// be read (on Linux).
+func (e *benchEnv) countPeerCPU(sides []side) []time.Duration {
+	if _, err := e.peer.CPUTime(); err != nil {
+		return nil
+	}
+	cpu := make([]time.Duration, len(sides))
+	for i := range sides {
+		run := sides[i].run
+		sides[i].run = func(n int) (sample, error) {
+			c0, _ := e.peer.CPUTime()
+			s, err := run(n)
+			c1, _ := e.peer.CPUTime()
+			cpu[i] += c1 - c0
+			return s, err
+		}
+	}
+	return cpu
+}
+
+// reportPeerCPU reports the CPU time peer spent per message with each
+// side, as NAME-peer-cpu-ns/msg: with erl sending, what each receiver
+// costs the sender (more fragments, more wake-ups), and with erl
+// receiving, what each sender's way of writing costs erl.
+func reportPeerCPU(b *testing.B, sides []side, cpu []time.Duration) {
+	for i, s := range sides {
+		if cpu != nil {
+			b.ReportMetric(float64(cpu[i])/float64(b.N), s.name+"-peer-cpu-ns/msg")
+		}
+	}
 }
 
 // reportMessageRates reports msgs/s and, for sizes of 64 KB and more,

@@ -10,10 +10,10 @@ import (
 )
 
 // CPUTime returns the CPU time the node's process has used so far: the
-// sum over its threads of the time the scheduler ran them, from
-// /proc/PID/task/*/schedstat, in nanoseconds. It fails where there is no
-// /proc (or no schedstat). Threads that ended are no longer counted, so
-// differences are exact for a running node, whose threads last.
+// sum over its threads of the time the kernel ran them, from
+// /proc/PID/task/*/schedstat. It fails where there is no /proc (or no
+// schedstat). Threads that ended are no longer counted, so differences
+// hold for a running node, whose threads last.
 func (n *Node) CPUTime() (time.Duration, error) {
 	return processCPU(n.proc.Pid)
 }

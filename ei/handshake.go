@@ -282,6 +282,11 @@ func (h *handshake) readName(ctx context.Context) ([]byte, error) {
 		return h.read(ctx, "recv_name")
 	}
 	h.nc.SetReadDeadline(h.nameBy)
+	if ctx.Err() != nil {
+		// The context ended before the deadline was set, which may have
+		// replaced the one that interrupts the handshake: set it again.
+		h.nc.SetReadDeadline(aLongTimeAgo)
+	}
 	msg, err := h.read(ctx, "recv_name")
 	h.nc.SetReadDeadline(time.Time{})
 	if ctx.Err() != nil {

@@ -593,3 +593,62 @@ func TestHandshakeRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestReadNameCanceledBefore checks that a handshake whose context ended
+// before it began waiting for the peer's name does not wait for the
+// name's own, later, deadline: Listener.Close once hung in that wait
+// (for the hour TestListenerSilentPeer gives a name) when the silent
+// peer's handshake reached it after Close cancelled its context.
+func TestReadNameCanceledBefore(t *testing.T) {
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	silent, err := net.Dial("tcp", tl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	nc, err := tl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	n := &Node{Name: "s@h", Cookie: "c"}
+	ctx, cancel := context.WithCancel(context.Background())
+	spy := &deadlineSpy{Conn: nc, set: make(chan struct{}, 1)}
+	h, stop := n.newHandshake(ctx, spy, "", 2)
+	defer stop()
+	h.nameTimeout = time.Hour
+	h.nameBy = time.Now().Add(h.nameTimeout)
+	cancel()
+	<-spy.set // the context's deadline is in place, as when the handshake's goroutine ran late
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.readName(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("readName() = %v, want the context's end", err)
+		}
+	case <-time.After(10 * time.Second):
+		nc.Close()
+		t.Fatal("readName() with its context ended waited for the name's deadline")
+	}
+}
+
+// deadlineSpy is a net.Conn that reports each SetDeadline on set.
+type deadlineSpy struct {
+	net.Conn
+	set chan struct{}
+}
+
+func (d *deadlineSpy) SetDeadline(t time.Time) error {
+	err := d.Conn.SetDeadline(t)
+	d.set <- struct{}{}
+	return err
+}

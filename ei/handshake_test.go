@@ -600,20 +600,8 @@ func TestHandshakeRecord(t *testing.T) {
 // (for the hour TestListenerSilentPeer gives a name) when the silent
 // peer's handshake reached it after Close cancelled its context.
 func TestReadNameCanceledBefore(t *testing.T) {
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
-	silent, err := net.Dial("tcp", tl.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	silent, nc := tcpPair(t)
 	defer silent.Close()
-	nc, err := tl.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer nc.Close()
 
 	n := &Node{Name: "s@h", Cookie: "c"}

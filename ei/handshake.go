@@ -281,20 +281,21 @@ func (h *handshake) readName(ctx context.Context) ([]byte, error) {
 	if h.nameBy.IsZero() {
 		return h.read(ctx, "recv_name")
 	}
-	h.nc.SetReadDeadline(h.nameBy)
-	if ctx.Err() != nil {
-		// The context ended before the deadline was set, which may have
-		// replaced the one that interrupts the handshake: set it again.
-		h.nc.SetReadDeadline(aLongTimeAgo)
-	}
+	h.setReadDeadline(ctx, h.nameBy)
 	msg, err := h.read(ctx, "recv_name")
-	h.nc.SetReadDeadline(time.Time{})
+	h.setReadDeadline(ctx, time.Time{})
+	return msg, err
+}
+
+// setReadDeadline sets the read deadline to t unless ctx has ended: the
+// context's AfterFunc (see newHandshake) may have set the past deadline
+// that interrupts the handshake before this call replaced it, so it is
+// set again.
+func (h *handshake) setReadDeadline(ctx context.Context, t time.Time) {
+	h.nc.SetReadDeadline(t)
 	if ctx.Err() != nil {
-		// The context ended around the clearing of the deadline: set
-		// the one that interrupts the rest of the handshake again.
 		h.nc.SetReadDeadline(aLongTimeAgo)
 	}
-	return msg, err
 }
 
 // checkNameLen refuses a peer's node name longer than ours may be.

@@ -137,6 +137,7 @@ type Conn struct {
 	// Reading: these belong to the read goroutine.
 	cr        *connReader
 	br        *bufio.Reader
+	under     io.Reader // what br reads: cr, or a prefixReader (see readBody)
 	rbuf      []byte
 	shared    []byte     // the buffer the binaries of the message just read share
 	atoms     *atomCache // made on the first reference
@@ -198,6 +199,7 @@ func newConnWith(n *Node, nc net.Conn, cr *connReader, br *bufio.Reader, p peerI
 		trace:    n.Trace,
 		cr:       cr,
 		br:       br,
+		under:    cr,
 		msgs:     make(chan received, receiveQueueDepth),
 		readDone: make(chan struct{}),
 		rpcWait:  make(map[Pid]chan Term),

@@ -43,6 +43,7 @@ type connReader struct {
 	heard   time.Time     // when a read last returned bytes (or the Conn began)
 	set     time.Time     // the heard the deadline was last set from
 	filled  bool          // a read filled all the room it was given
+	limit   int           // if not zero, the most bytes reads return until they are unlimited again (see Conn.readBody)
 
 	mu          sync.Mutex // orders moving the deadline and interrupting
 	deadline    time.Time  // the deadline set, zero for none
@@ -59,7 +60,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 		}
 		r.mu.Unlock()
 	}
+	if r.limit > 0 && len(p) > r.limit {
+		p = p[:r.limit]
+	}
 	n, err := r.nc.Read(p)
+	if r.limit > 0 {
+		r.limit -= n
+	}
 	if n > 0 && r.timeout > 0 {
 		r.heard = time.Now()
 	}
@@ -102,7 +109,29 @@ func (c *Conn) growReader(size int) {
 		return
 	}
 	rest, _ := c.br.Peek(c.br.Buffered())
-	c.br = bufio.NewReaderSize(&prefixReader{rest: bytes.Clone(rest), r: c.cr}, want)
+	c.under = &prefixReader{rest: bytes.Clone(rest), r: c.cr}
+	c.br = bufio.NewReaderSize(c.under, want)
+}
+
+// headRead is the most bytes the reads after the body of a large frame
+// put in the read buffer: enough for the next frame's header, so that
+// the body of a fragment that follows is read once, straight into the
+// message's memory, rather than into the buffer and then copied.
+const headRead = 512
+
+// readBody reads len(b) bytes of a large frame into b: those the read
+// buffer holds, then straight from the connection, so that they are
+// copied once. When b is memory the message keeps, the caller then has
+// the reads that follow the frame's last bytes put no more than headRead
+// bytes in the buffer (see connReader.limit); the next body lifts that.
+func (c *Conn) readBody(b []byte) error {
+	c.cr.limit = 0
+	n := 0
+	if k := c.br.Buffered(); k > 0 {
+		n, _ = c.br.Read(b[:min(len(b), k)])
+	}
+	_, err := io.ReadFull(c.under, b[n:])
+	return err
 }
 
 // prefixReader reads rest, then r.
@@ -370,10 +399,11 @@ func (c *Conn) readOwned(size int) ([]byte, error) {
 		}
 		n := len(b)
 		b = b[:min(cap(b), size)]
-		if _, err := io.ReadFull(c.br, b[n:]); err != nil {
+		if err := c.readBody(b[n:]); err != nil {
 			return nil, err
 		}
 	}
+	c.cr.limit = headRead
 	return b, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -132,5 +134,74 @@ func TestLargeControlKeepsItsBinary(t *testing.T) {
 		if b[0] != byte(i+1) || b[len(b)-1] != byte(i+1) {
 			t.Errorf("reason %d: first byte %d, last %d; want %d", i, b[0], b[len(b)-1], i+1)
 		}
+	}
+}
+
+// readRecorder is a net.Conn that keeps the part of each buffer its reads
+// filled, to tell which reads went straight into a message's memory.
+type readRecorder struct {
+	net.Conn
+	mu    sync.Mutex
+	reads [][]byte
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	r.reads = append(r.reads, p[:n])
+	r.mu.Unlock()
+	return n, err
+}
+
+// TestFragmentBodiesReadOnce checks that the fragments of a large message
+// are read straight into the memory that reassembles it, all but the
+// bytes that came with their headers into the read buffer, rather than
+// into the read buffer and then copied. With ReceiveReuse the message's
+// Binary is that memory; it is overwritten with a mark, and the reads
+// that filled it are those whose buffers now hold the mark.
+func TestFragmentBodiesReadOnce(t *testing.T) {
+	rec := &readRecorder{}
+	c, peer := newTCPConnWith(t, nil, smallReadBuffer, func(nc net.Conn) net.Conn {
+		rec.Conn = nc
+		return rec
+	})
+	const size = 1 << 20
+	frames := erlFrames(2, 16)
+	go peer.Write(frames)
+	if _, err := c.ReceiveReuse(context.Background()); err != nil { // sets the cache, and has buffers kept for ReceiveReuse
+		t.Fatalf("ReceiveReuse() = %v", err)
+	}
+	if _, err := c.ReceiveReuse(context.Background()); err != nil {
+		t.Fatalf("ReceiveReuse() = %v", err)
+	}
+	big := erlFrames(2, size)
+	big = big[len(erlFrames(1, size)):] // the cache is set already
+	rec.mu.Lock()
+	rec.reads = nil
+	rec.mu.Unlock()
+	go peer.Write(big)
+	m, err := c.ReceiveReuse(context.Background())
+	if err != nil {
+		t.Fatalf("ReceiveReuse() = %v", err)
+	}
+	bin, ok := m.Payload.(Tuple)[2].(Binary)
+	if !ok || len(bin) != size {
+		t.Fatalf("ReceiveReuse() = %.60v, want {msg, 1, <<%d bytes>>}", m.Payload, size)
+	}
+	for i := range bin {
+		bin[i] = 0x5a
+	}
+	rec.mu.Lock()
+	direct := 0
+	for _, r := range rec.reads {
+		direct += bytes.Count(r, []byte{0x5a})
+	}
+	nreads := len(rec.reads)
+	rec.mu.Unlock()
+	// The first of the 17 fragments may bring as many bytes into the
+	// read buffer as it holds, of smallReadBuffer, and each of the others
+	// up to headRead, with its header.
+	if want := size - smallReadBuffer - 16*headRead; direct < want {
+		t.Errorf("%d of the %d bytes of the binary were read straight into it in %d reads, want at least %d", direct, size, nreads, want)
 	}
 }

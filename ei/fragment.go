@@ -3,7 +3,6 @@ package ei
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 )
@@ -12,7 +11,9 @@ import (
 // conn_write.go for sending them). The first fragment says how many
 // fragments the message has, and erl fills all but the last one, so the
 // buffer reassembling the message is made about as large as the whole
-// message at once, and each fragment is read straight into it.
+// message at once, and each fragment's body is read into it: for
+// ReceiveReuse straight from the connection, but for the bytes that came
+// into the read buffer with its header (see fragmentBodyRead).
 
 // Limits on the fragmented messages a peer may have in flight on a Conn,
 // so that a peer cannot make it buffer without bound. A peer that goes
@@ -172,11 +173,19 @@ func (c *Conn) readFirstFragment(size int, head []byte) (m Message, ok, done boo
 	if id <= 1 {
 		return m, false, false, nil
 	}
-	p, err := c.br.Peek(min(size, c.br.Size()))
+	// The header is parsed from the bytes buffered, if they hold it,
+	// else from as many as the buffer takes.
+	p, err := c.br.Peek(min(size, max(c.br.Buffered(), 19)))
 	if err != nil {
 		return m, false, true, c.readError(noEOF(err))
 	}
 	off, err := c.readAtomCacheRefs(p, 18)
+	if err != nil && len(p) < min(size, c.br.Size()) {
+		if p, err = c.br.Peek(min(size, c.br.Size())); err != nil {
+			return m, false, true, c.readError(noEOF(err))
+		}
+		off, err = c.readAtomCacheRefs(p, 18)
+	}
 	if err != nil {
 		return m, false, len(p) == size, err
 	}
@@ -186,9 +195,10 @@ func (c *Conn) readFirstFragment(size int, head []byte) (m Message, ok, done boo
 		return m, false, true, err
 	}
 	c.br.Discard(off)
-	if _, err := io.ReadFull(c.br, f.data[:n]); err != nil {
+	if err := c.readBody(f.data[:n]); err != nil {
 		return m, false, true, c.readError(noEOF(err))
 	}
+	c.fragmentBodyRead(f)
 	f.data = f.data[:n]
 	return m, false, true, nil
 }
@@ -206,11 +216,26 @@ func (c *Conn) readFragment(size int, head []byte) (Message, bool, error) {
 	}
 	c.br.Discard(18)
 	l := len(f.data)
-	if _, err := io.ReadFull(c.br, f.data[l:l+n]); err != nil {
+	if err := c.readBody(f.data[l : l+n]); err != nil {
 		return Message{}, false, c.readError(noEOF(err))
 	}
+	c.fragmentBodyRead(f)
 	f.data = f.data[:l+n]
 	return c.fragmentDone(seq, f)
+}
+
+// fragmentBodyRead follows the read of a fragment's body into f: when
+// the message's binaries are to share f's memory (for ReceiveReuse), the
+// next fragment's body is read straight into it too (see readBody). When
+// they are copied out of memory from the pool (for Receive), reads
+// through the buffer, several fragments at once, cost less: the bytes
+// are copied anyway, and more reads cost more acknowledgements (1 MB
+// messages went at 0.39-0.41 times the C-node's rate with straight
+// reads, against 0.47-0.49).
+func (c *Conn) fragmentBodyRead(f *fragments) {
+	if !f.pooled {
+		c.cr.limit = headRead
+	}
 }
 
 // mulSat returns n*m, or math.MaxInt if that overflows; n >= 0.

@@ -197,11 +197,18 @@ func sizeName(size int) string {
 
 // compareMessages runs goei's side beside the C-node command cmd ("recv"
 // or "send") and goei_bench:cmd on ref, for messages with a size-byte
-// binary, and reports the rates.
-func (e *benchEnv) compareMessages(b *testing.B, size int, cmd string, goei func(n int) (sample, error)) {
+// binary, and reports the rates. A receiver works for work on each
+// message (only "recv" takes it).
+func (e *benchEnv) compareMessages(b *testing.B, size int, cmd string, work time.Duration, goei func(n int) (sample, error)) {
 	cnode := func(n int) (sample, error) { return e.cnodeTime(false, "%s %d %d", cmd, n, size) }
 	erl := func(n int) (sample, error) {
 		return e.erlTime(false, ei.Atom(cmd), e.peerAtom, int64(n), int64(size))
+	}
+	if cmd == "recv" {
+		cnode = func(n int) (sample, error) { return e.cnodeTime(false, "recv %d %d %d", n, size, work.Nanoseconds()) }
+		erl = func(n int) (sample, error) {
+			return e.erlTime(false, "recv", e.peerAtom, int64(n), int64(size), work.Nanoseconds())
+		}
 	}
 	sides := e.sides(goei, cnode, erl)
 	cpu := e.countPeerCPU(sides)
@@ -264,27 +271,41 @@ func reportMessageRates(b *testing.B, sides []side, got []sample, size int) {
 // process on another erl node. Each side's time runs from its request to
 // the sender's done after the last message. For 64 KB and more, goei
 // also receives with Conn.ReceiveReuse (SIZE-reuse), reusing memory as
-// the C-node reuses its buffers.
+// the C-node reuses its buffers; at 64 KB each receiver also spins for
+// receiveWork after each message (64KB-reuse-work).
 func BenchmarkErlToGoMessages(b *testing.B) {
 	e := startBenchEnv(b)
 	for _, size := range []int{16, 1 << 10, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			goei := func(n int) (sample, error) { return e.receiveMessages(n, size, false) }
-			e.compareMessages(b, size, "recv", goei)
+			goei := func(n int) (sample, error) { return e.receiveMessages(n, size, false, 0) }
+			e.compareMessages(b, size, "recv", 0, goei)
 		})
 		if size >= 64<<10 {
 			b.Run(sizeName(size)+"-reuse", func(b *testing.B) {
-				goei := func(n int) (sample, error) { return e.receiveMessages(n, size, true) }
-				e.compareMessages(b, size, "recv", goei)
+				goei := func(n int) (sample, error) { return e.receiveMessages(n, size, true, 0) }
+				e.compareMessages(b, size, "recv", 0, goei)
+			})
+		}
+		if size == 64<<10 {
+			b.Run(sizeName(size)+"-reuse-work", func(b *testing.B) {
+				goei := func(n int) (sample, error) { return e.receiveMessages(n, size, true, receiveWork) }
+				e.compareMessages(b, size, "recv", receiveWork, goei)
 			})
 		}
 	}
 }
 
+// receiveWork is what the receivers of SIZE-reuse-work spend on each
+// message, spinning, as a caller that does something with each: a Conn
+// that reads the next message while the caller works on the last keeps
+// up better than one that reads only when asked.
+const receiveWork = 20 * time.Microsecond
+
 // receiveMessages has peer's bench process send n messages {msg, I, Bin}
 // with a size-byte Bin to goei's connection, and receives them with
-// Conn.Receive, or Conn.ReceiveReuse when reuse is true.
-func (e *benchEnv) receiveMessages(n, size int, reuse bool) (sample, error) {
+// Conn.Receive, or Conn.ReceiveReuse when reuse is true, spinning for
+// work after each.
+func (e *benchEnv) receiveMessages(n, size int, reuse bool, work time.Duration) (sample, error) {
 	start := time.Now()
 	if err := e.conn.RegSend(e.ctx, e.self, "bench", ei.Tuple{e.self, e.self, int64(n), int64(size)}); err != nil {
 		return sample{}, err
@@ -302,12 +323,22 @@ func (e *benchEnv) receiveMessages(n, size int, reuse bool) (sample, error) {
 		if !ok || len(t) != 3 || t[0] != ei.Atom("msg") || !isBinary(t[2], size) {
 			return sample{}, fmt.Errorf("received %v, want {msg, I, <<%d bytes>>}", m.Payload, size)
 		}
+		spin(work)
 	}
 	m, err := e.conn.Receive(e.ctx)
 	if err != nil || m.Payload != ei.Atom("done") {
 		return sample{}, fmt.Errorf("received %#v, %v; want done", m.Payload, err)
 	}
 	return sample{elapsed: time.Since(start)}, nil
+}
+
+// spin keeps the CPU busy for d.
+func spin(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	for t := time.Now(); time.Since(t) < d; {
+	}
 }
 
 // BenchmarkGoToErlMessages measures one-way messages {msg, I, Bin}, with
@@ -322,12 +353,12 @@ func BenchmarkGoToErlMessages(b *testing.B) {
 	for _, size := range []int{16, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
 			goei := func(n int) (sample, error) { return e.sendMessages(n, size, false) }
-			e.compareMessages(b, size, "send", goei)
+			e.compareMessages(b, size, "send", 0, goei)
 		})
 		if size < spliceMin {
 			b.Run(sizeName(size)+"-async", func(b *testing.B) {
 				goei := func(n int) (sample, error) { return e.sendMessages(n, size, true) }
-				e.compareMessages(b, size, "send", goei)
+				e.compareMessages(b, size, "send", 0, goei)
 			})
 		}
 	}

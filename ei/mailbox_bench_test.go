@@ -39,7 +39,7 @@ func BenchmarkMailboxMessages(b *testing.B) {
 				}
 				return sample{elapsed: time.Since(start)}, nil
 			}
-			conn := func(k int) (sample, error) { return e.receiveMessages(k, size, false) }
+			conn := func(k int) (sample, error) { return e.receiveMessages(k, size, false, 0) }
 			sides := []side{{"goei", mailbox}, {"conn", conn}}
 			b.ReportAllocs()
 			reportMessageRates(b, sides, runSides(b, sides...), size)

@@ -11,9 +11,9 @@
  *
  *   connect HOST ALIVE COOKIE PEER  connect as ALIVE@HOST to PEER, which
  *                                   runs goei_bench  -> ok
- *   recv N SIZE    ask PEER's bench process for N {msg, I, Bin} messages
- *                  with a SIZE-byte Bin and decode each, copying Bin out
- *                  -> elapsed
+ *   recv N SIZE WORK  ask PEER's bench process for N {msg, I, Bin}
+ *                  messages with a SIZE-byte Bin and decode each, copying
+ *                  Bin out, then spin for WORK nanoseconds -> elapsed
  *   send N SIZE    send N {msg, I, Bin} to PEER's sink -> elapsed
  *   ping N         N round trips {ping, Self, I} -> {pong, I} with PEER's
  *                  echo -> elapsed, then each round trip's time
@@ -183,14 +183,14 @@ static void cmd_connect(void)
 
 static void cmd_recv(void)
 {
-	long n, size, count = 0, i, binlen;
+	long n, size, work, count = 0, i, binlen;
 	static char *bin;
 	static long bincap;
 	erlang_msg msg;
 	char atom[MAXATOMLEN_UTF8];
 	long long start;
-	if (scanf("%ld %ld", &n, &size) != 2) {
-		reply_error("usage: recv N SIZE");
+	if (scanf("%ld %ld %ld", &n, &size, &work) != 3) {
+		reply_error("usage: recv N SIZE WORK");
 		return;
 	}
 	start = now();
@@ -234,6 +234,11 @@ static void cmd_recv(void)
 			return;
 		}
 		count++;
+		if (work > 0) {
+			long long until = now() + work;
+			while (now() < until)
+				;
+		}
 	}
 	if (count != n) {
 		reply_error("received %ld messages, want %ld", count, n);

@@ -5,7 +5,7 @@
 %% Times are nanoseconds.
 -module(goei_bench).
 -behaviour(gen_server).
--export([start/0, recv/3, send/3, ping/2, connect/2, ping_during/2, calls/2,
+-export([start/0, recv/4, send/3, ping/2, connect/2, ping_during/2, calls/2,
          id/1, erpc_calls/2, erpc_par/3]).
 -export([init/1, handle_call/3, handle_cast/2]).
 
@@ -56,16 +56,27 @@ echo() ->
     end,
     echo().
 
-%% recv(Node, N, Size) has Node's sender send N messages here.
-recv(Node, N, Size) ->
+%% recv(Node, N, Size, Work) has Node's sender send N messages here,
+%% spinning for Work nanoseconds after each.
+recv(Node, N, Size, Work) ->
     T0 = erlang:monotonic_time(),
     {bench, Node} ! {self(), self(), N, Size},
-    recv_msgs(N),
+    recv_msgs(N, Work),
     receive done -> ok end,
     since(T0).
 
-recv_msgs(0) -> ok;
-recv_msgs(N) -> receive {msg, _, _} -> recv_msgs(N - 1) end.
+recv_msgs(0, _) -> ok;
+recv_msgs(N, Work) ->
+    receive {msg, _, _} -> spin(Work), recv_msgs(N - 1, Work) end.
+
+spin(0) -> ok;
+spin(Work) -> spin_until(erlang:monotonic_time(nanosecond) + Work).
+
+spin_until(Until) ->
+    case erlang:monotonic_time(nanosecond) < Until of
+        true -> spin_until(Until);
+        false -> ok
+    end.
 
 %% send(Node, N, Size) sends N messages to Node's sink.
 send(Node, N, Size) ->

@@ -197,18 +197,22 @@ func sizeName(size int) string {
 
 // compareMessages runs goei's side beside the C-node command cmd ("recv"
 // or "send") and goei_bench:cmd on ref, for messages with a size-byte
-// binary, and reports the rates. A receiver works for work on each
-// message (only "recv" takes it).
-func (e *benchEnv) compareMessages(b *testing.B, size int, cmd string, work time.Duration, goei func(n int) (sample, error)) {
-	cnode := func(n int) (sample, error) { return e.cnodeTime(false, "%s %d %d", cmd, n, size) }
-	erl := func(n int) (sample, error) {
-		return e.erlTime(false, ei.Atom(cmd), e.peerAtom, int64(n), int64(size))
-	}
-	if cmd == "recv" {
-		cnode = func(n int) (sample, error) { return e.cnodeTime(false, "recv %d %d %d", n, size, work.Nanoseconds()) }
-		erl = func(n int) (sample, error) {
-			return e.erlTime(false, "recv", e.peerAtom, int64(n), int64(size), work.Nanoseconds())
+// binary, and reports the rates. Both take N and SIZE, then extra ("recv"
+// takes the nanoseconds a receiver works on each message).
+func (e *benchEnv) compareMessages(b *testing.B, size int, cmd string, goei func(n int) (sample, error), extra ...int64) {
+	cnode := func(n int) (sample, error) {
+		line := fmt.Sprintf("%s %d %d", cmd, n, size)
+		for _, x := range extra {
+			line += fmt.Sprintf(" %d", x)
 		}
+		return e.cnodeTime(false, "%s", line)
+	}
+	erl := func(n int) (sample, error) {
+		args := []ei.Term{e.peerAtom, int64(n), int64(size)}
+		for _, x := range extra {
+			args = append(args, x)
+		}
+		return e.erlTime(false, ei.Atom(cmd), args...)
 	}
 	sides := e.sides(goei, cnode, erl)
 	cpu := e.countPeerCPU(sides)
@@ -278,18 +282,18 @@ func BenchmarkErlToGoMessages(b *testing.B) {
 	for _, size := range []int{16, 1 << 10, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
 			goei := func(n int) (sample, error) { return e.receiveMessages(n, size, false, 0) }
-			e.compareMessages(b, size, "recv", 0, goei)
+			e.compareMessages(b, size, "recv", goei, 0)
 		})
 		if size >= 64<<10 {
 			b.Run(sizeName(size)+"-reuse", func(b *testing.B) {
 				goei := func(n int) (sample, error) { return e.receiveMessages(n, size, true, 0) }
-				e.compareMessages(b, size, "recv", 0, goei)
+				e.compareMessages(b, size, "recv", goei, 0)
 			})
 		}
 		if size == 64<<10 {
 			b.Run(sizeName(size)+"-reuse-work", func(b *testing.B) {
 				goei := func(n int) (sample, error) { return e.receiveMessages(n, size, true, receiveWork) }
-				e.compareMessages(b, size, "recv", receiveWork, goei)
+				e.compareMessages(b, size, "recv", goei, receiveWork.Nanoseconds())
 			})
 		}
 	}
@@ -353,12 +357,12 @@ func BenchmarkGoToErlMessages(b *testing.B) {
 	for _, size := range []int{16, 64 << 10, 1 << 20} {
 		b.Run(sizeName(size), func(b *testing.B) {
 			goei := func(n int) (sample, error) { return e.sendMessages(n, size, false) }
-			e.compareMessages(b, size, "send", 0, goei)
+			e.compareMessages(b, size, "send", goei)
 		})
 		if size < spliceMin {
 			b.Run(sizeName(size)+"-async", func(b *testing.B) {
 				goei := func(n int) (sample, error) { return e.sendMessages(n, size, true) }
-				e.compareMessages(b, size, "send", 0, goei)
+				e.compareMessages(b, size, "send", goei)
 			})
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -84,7 +85,10 @@ func TestServeLogsLikeOTP(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			exited := make(chan struct{})
 			go func() {
-				run(ctx, args(port), io.Discard, stderr)
+				err := run(ctx, args(port), io.Discard, stderr)
+				// Said among the lines, for a test that fails waiting for
+				// one: whether this daemon ended, and why.
+				fmt.Fprintf(stderr, "test: run returned %v\n", err)
 				close(exited)
 			}()
 			t.Cleanup(func() {

@@ -173,15 +173,17 @@ func (c *Conn) readFirstFragment(size int, head []byte) (m Message, ok, done boo
 	if id <= 1 {
 		return m, false, false, nil
 	}
-	// The header is parsed from the bytes buffered, if they hold it,
-	// else from as many as the buffer takes.
-	p, err := c.br.Peek(min(size, max(c.br.Buffered(), 19)))
+	// The header is parsed from the bytes buffered, if they hold it (at
+	// least up to NumberOfAtomCacheRefs), else from as many as the
+	// buffer takes.
+	most := min(size, c.br.Size())
+	p, err := c.br.Peek(min(size, max(c.br.Buffered(), fragHeaderLen-4)))
 	if err != nil {
 		return m, false, true, c.readError(noEOF(err))
 	}
 	off, err := c.readAtomCacheRefs(p, 18)
-	if err != nil && len(p) < min(size, c.br.Size()) {
-		if p, err = c.br.Peek(min(size, c.br.Size())); err != nil {
+	if err != nil && len(p) < most {
+		if p, err = c.br.Peek(most); err != nil {
 			return m, false, true, c.readError(noEOF(err))
 		}
 		off, err = c.readAtomCacheRefs(p, 18)
